@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/** The single `csbs` executable: every subcommand registers itself here. */
+import { Command } from 'commander';
+import { registerVersion } from './cli/version.js';
+import { version } from './version.js';
+
+const program = new Command('csbs')
+  .description('Cloud Server Backup Service for Kubernetes')
+  .version(version)
+  .showHelpAfterError();
+
+registerVersion(program);
+
+await program.parseAsync(process.argv);

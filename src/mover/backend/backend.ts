@@ -37,3 +37,57 @@ export class NotFoundError extends Error {
     this.name = 'NotFoundError';
   }
 }
+
+/** What a failed storage operation was doing, for {@link StorageError}. */
+export interface StorageErrorDetails {
+  /** The backend method that failed (`get`, `put`, `list`, ...). */
+  op: string;
+  /** The object key, or the list prefix. */
+  key: string;
+  /** The backend's {@link Backend.location}. */
+  location: string;
+  /** Whether retrying later could succeed (throttling, 5xx, network reset, busy disk). */
+  transient: boolean;
+  /** How many attempts were made before giving up. */
+  attempts: number;
+  /** The last underlying error. */
+  cause: unknown;
+}
+
+/**
+ * Any storage failure other than a missing key: names the operation, the key, where, how many attempts
+ * were made and the last cause, so the message alone says what went wrong. The mover exits 7 on it.
+ */
+export class StorageError extends Error {
+  readonly op: string;
+  readonly key: string;
+  readonly location: string;
+  readonly transient: boolean;
+  readonly attempts: number;
+
+  constructor(details: StorageErrorDetails) {
+    const tries = details.attempts > 1 ? ` after ${details.attempts} attempts` : '';
+    super(
+      `${details.op} ${details.key || '(all keys)'} in ${details.location} failed${tries}: ${describeCause(details.cause)}`,
+      {
+        cause: details.cause,
+      },
+    );
+    this.name = 'StorageError';
+    this.op = details.op;
+    this.key = details.key;
+    this.location = details.location;
+    this.transient = details.transient;
+    this.attempts = details.attempts;
+  }
+}
+
+/** One line for an underlying error: its name or code and message, plus the HTTP status when there is one. */
+export function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const e = cause as Error & { code?: unknown; $metadata?: { httpStatusCode?: number } };
+  const code = typeof e.code === 'string' ? e.code : e.name;
+  const status = e.$metadata?.httpStatusCode;
+  const head = code && !e.message.startsWith(code) ? `${code}: ` : '';
+  return `${head}${e.message}${status ? ` (HTTP ${status})` : ''}`;
+}

@@ -3,15 +3,9 @@
  * time as an argument (from the injected clock), so status stays a function of what was observed.
  */
 
-/** `metav1.Condition`. `type` and `reason` are PascalCase; `lastTransitionTime` is RFC 3339. */
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  observedGeneration?: number;
-  lastTransitionTime: string;
-  reason: string;
-  message: string;
-}
+import type { Condition } from '../api/conditions.js';
+
+export type { Condition };
 
 /** What a reconciler states about one condition; the helper fills in the transition time. */
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;

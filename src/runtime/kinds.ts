@@ -18,6 +18,14 @@ import type {
   V1Secret,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
+import type {
+  Backup,
+  BackupPolicy,
+  BackupRepository,
+  OneOffBackup,
+  Restore,
+  ServerBinding,
+} from '../api/types.js';
 
 /** How to reach one kind over REST. `T` is the type of its objects (phantom: never set at runtime). */
 export interface ResourceKind<T extends KubernetesObject = KubernetesObject> {
@@ -57,8 +65,7 @@ export interface GenericObject extends KubernetesObject {
   [field: string]: unknown;
 }
 
-/** The kinds the operator reads and writes. Custom kinds are typed `GenericObject` here; reconcilers
- * narrow them with `defineKind<Backup>({...})` or a cast to the types of `src/api/`. */
+/** The kinds the operator reads and writes; ours typed with `src/api/`, third-party ones as `GenericObject`. */
 export const Kinds = {
   Namespace: defineKind<V1Namespace>({
     group: '',
@@ -132,42 +139,42 @@ export const Kinds = {
     plural: 'virtualmachineinstances',
     namespaced: true,
   }),
-  BackupRepository: defineKind<GenericObject>({
+  BackupRepository: defineKind<BackupRepository>({
     group: 'csbs.dev',
     version: 'v1alpha1',
     kind: 'BackupRepository',
     plural: 'backuprepositories',
     namespaced: true,
   }),
-  BackupPolicy: defineKind<GenericObject>({
+  BackupPolicy: defineKind<BackupPolicy>({
     group: 'csbs.dev',
     version: 'v1alpha1',
     kind: 'BackupPolicy',
     plural: 'backuppolicies',
     namespaced: true,
   }),
-  ServerBinding: defineKind<GenericObject>({
+  ServerBinding: defineKind<ServerBinding>({
     group: 'csbs.dev',
     version: 'v1alpha1',
     kind: 'ServerBinding',
     plural: 'serverbindings',
     namespaced: true,
   }),
-  OneOffBackup: defineKind<GenericObject>({
+  OneOffBackup: defineKind<OneOffBackup>({
     group: 'csbs.dev',
     version: 'v1alpha1',
     kind: 'OneOffBackup',
     plural: 'oneoffbackups',
     namespaced: true,
   }),
-  Backup: defineKind<GenericObject>({
+  Backup: defineKind<Backup>({
     group: 'csbs.dev',
     version: 'v1alpha1',
     kind: 'Backup',
     plural: 'backups',
     namespaced: true,
   }),
-  Restore: defineKind<GenericObject>({
+  Restore: defineKind<Restore>({
     group: 'csbs.dev',
     version: 'v1alpha1',
     kind: 'Restore',

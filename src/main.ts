@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The single `csbs` executable: every subcommand registers itself here. */
 import { Command } from 'commander';
+import { registerController } from './cli/controller.js';
 import { registerVersion } from './cli/version.js';
 import { version } from './version.js';
 
@@ -10,5 +11,6 @@ const program = new Command('csbs')
   .showHelpAfterError();
 
 registerVersion(program);
+registerController(program);
 
 await program.parseAsync(process.argv);

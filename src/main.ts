@@ -2,6 +2,7 @@
 /** The single `csbs` executable: every subcommand registers itself here. */
 import { Command } from 'commander';
 import { registerController } from './cli/controller.js';
+import { registerMover } from './cli/mover.js';
 import { registerVersion } from './cli/version.js';
 import { version } from './version.js';
 
@@ -12,5 +13,6 @@ const program = new Command('csbs')
 
 registerVersion(program);
 registerController(program);
+registerMover(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,280 @@
+/**
+ * `csbs mover ...`: the data mover's command line (the contract in docs/design.md). stdout gets
+ * JSON-lines progress and the summary (or error) as the last line; stderr gets a progress bar when
+ * it is a terminal, and human-readable errors.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { type Command, CommanderError, Option } from 'commander';
+import { backup } from '../mover/backup.js';
+import { type Backend } from '../mover/backend/backend.js';
+import { openBackend } from '../mover/backend/open.js';
+import { ExitCode, MoverError, toMoverError, usageError } from '../mover/errors.js';
+import { COMPRESSION_NAMES, type CompressionName } from '../mover/repository/codec.js';
+import { Repository } from '../mover/repository/repository.js';
+import { restore } from '../mover/restore.js';
+
+interface CommonOptions {
+  repo: string;
+  keyFile?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3ForcePathStyle?: boolean;
+  summaryFile?: string;
+  progressInterval: string;
+  workers?: string;
+  retryAttempts?: string;
+}
+
+/** What a command's action returns: the summary line and an optional non-zero exit code. */
+interface Outcome {
+  summary: object;
+  exitCode?: number;
+  error?: MoverError;
+}
+
+/** Parses sizes such as 65536, 64Ki, 64KiB, 16Mi. */
+export function parseSize(text: string, flag: string): number {
+  const m = /^(\d+)\s*(|k|ki|kib|m|mi|mib|g|gi|gib)$/i.exec(text.trim());
+  if (!m) throw usageError(`${flag} ${JSON.stringify(text)}: expected a byte count such as 65536 or 64Ki`);
+  const unit = m[2]!.toLowerCase();
+  const mult = unit.startsWith('k')
+    ? 1024
+    : unit.startsWith('m')
+      ? 1 << 20
+      : unit.startsWith('g')
+        ? 1 << 30
+        : 1;
+  return Number(m[1]) * mult;
+}
+
+function readSecret(opts: CommonOptions): Buffer {
+  let secret: Buffer;
+  if (opts.keyFile) {
+    try {
+      secret = readFileSync(opts.keyFile);
+    } catch (err) {
+      throw usageError(`--key-file ${opts.keyFile}: ${(err as Error).message}`);
+    }
+    // Secrets mounted from files often end with a newline that is not part of the key.
+    let end = secret.length;
+    while (end > 0 && (secret[end - 1] === 0x0a || secret[end - 1] === 0x0d)) end--;
+    secret = secret.subarray(0, end);
+  } else if (process.env.CSBS_REPOSITORY_KEY !== undefined) {
+    secret = Buffer.from(process.env.CSBS_REPOSITORY_KEY);
+  } else {
+    throw usageError('no repository key: set CSBS_REPOSITORY_KEY or pass --key-file FILE');
+  }
+  if (secret.length === 0) throw usageError('the repository key is empty');
+  return secret;
+}
+
+async function openRepo(opts: CommonOptions): Promise<Repository> {
+  const secret = readSecret(opts);
+  return Repository.open(backendFor(opts), secret);
+}
+
+function backendFor(opts: CommonOptions): Backend {
+  let retry;
+  if (opts.retryAttempts !== undefined) {
+    const attempts = Number(opts.retryAttempts);
+    if (!Number.isInteger(attempts) || attempts < 1) throw usageError(`--retry-attempts ${opts.retryAttempts}: expected a count >= 1`);
+    retry = { attempts, baseDelayMs: 200, maxDelayMs: 10_000 };
+  }
+  return openBackend(opts.repo, {
+    ...(opts.s3Endpoint ? { s3Endpoint: opts.s3Endpoint } : {}),
+    ...(opts.s3Region ? { s3Region: opts.s3Region } : {}),
+    ...(opts.s3ForcePathStyle ? { s3ForcePathStyle: true } : {}),
+    ...(retry ? { retry } : {}),
+    onRetry: (e) => process.stderr.write(`csbs mover: retrying ${e.op} ${e.key} (attempt ${e.attempt}) in ${e.delayMs} ms\n`),
+  });
+}
+
+function workerCount(opts: CommonOptions): number | undefined {
+  if (opts.workers === undefined) return undefined;
+  const n = Number(opts.workers);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError(`--workers ${opts.workers}: expected 1..64`);
+  return n;
+}
+
+/** Emits progress lines at most every `interval` seconds, and draws a bar on a terminal. */
+function progressPrinter(
+  opts: CommonOptions,
+): (p: { phase: string; bytesDone: number; bytesTotal: number }) => void {
+  const interval = Number(opts.progressInterval) * 1000;
+  if (!Number.isFinite(interval) || interval < 0)
+    throw usageError(`--progress-interval ${opts.progressInterval}: expected seconds >= 0`);
+  let last = 0;
+  const tty = process.stderr.isTTY === true;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < interval && p.bytesDone < p.bytesTotal) return;
+    last = now;
+    process.stdout.write(`${JSON.stringify(p)}\n`);
+    if (tty) {
+      const frac = p.bytesTotal ? p.bytesDone / p.bytesTotal : 1;
+      const width = 30;
+      const full = Math.round(frac * width);
+      process.stderr.write(
+        `\r${p.phase} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(1)}%`,
+      );
+      if (frac >= 1) process.stderr.write('\n');
+    }
+  };
+}
+
+/** Runs a command action: prints the summary or error as the last line and sets the exit code. */
+async function run(opts: CommonOptions, action: () => Promise<Outcome>): Promise<void> {
+  let line: object;
+  let exitCode: number;
+  try {
+    const outcome = await action();
+    line = outcome.summary;
+    exitCode = outcome.exitCode ?? ExitCode.Ok;
+    if (outcome.error) process.stderr.write(`csbs mover: ${outcome.error.message}\n`);
+  } catch (err) {
+    const e = toMoverError(err);
+    exitCode = e.exitCode;
+    // The summary file feeds a 4 KiB termination message: keep the error short.
+    line = { error: { code: e.code, message: e.message.slice(0, 1500) }, exitCode };
+    process.stderr.write(`csbs mover: ${e.message}\n`);
+    if (e.code === 'Unexpected' && e.cause instanceof Error && e.cause.stack)
+      process.stderr.write(`${e.cause.stack}\n`);
+  }
+  const text = JSON.stringify(line);
+  process.stdout.write(`${text}\n`);
+  if (opts.summaryFile) {
+    try {
+      writeFileSync(opts.summaryFile, `${text}\n`);
+    } catch (err) {
+      process.stderr.write(
+        `csbs mover: cannot write --summary-file ${opts.summaryFile}: ${(err as Error).message}\n`,
+      );
+      if (exitCode === ExitCode.Ok) exitCode = ExitCode.Unexpected;
+    }
+  }
+  process.exitCode = exitCode;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .requiredOption('--repo <repo>', 'repository: a directory path or s3://bucket/prefix')
+    .option('--key-file <file>', 'file holding the repository key (default: env CSBS_REPOSITORY_KEY)')
+    .option('--s3-endpoint <url>', 'S3 endpoint URL (for S3-compatible storage)')
+    .option('--s3-region <region>', 'S3 region')
+    .option('--s3-force-path-style', 'use path-style S3 URLs')
+    .option('--summary-file <file>', 'also write the final JSON line (summary or error) to this file')
+    .addOption(new Option('--progress-interval <seconds>', 'seconds between progress lines').default('1'))
+    .addOption(new Option('--workers <n>', 'worker threads (default: one per core, at least 2)').hideHelp())
+    .addOption(new Option('--retry-attempts <n>', 'storage attempts per operation before giving up').hideHelp());
+}
+
+/** Registers `csbs mover` and its subcommands. */
+export function registerMover(program: Command): void {
+  const mover = program
+    .command('mover')
+    .description('back up and restore volumes to an encrypted, deduplicated repository')
+    // Usage errors exit 2, as the mover's exit-code contract says.
+    .exitOverride((err: CommanderError) => {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.help' ||
+        err.code === 'commander.version'
+      )
+        process.exit(0);
+      process.exit(ExitCode.Usage);
+    });
+
+  common(mover.command('init').description('create a repository'))
+    .option('--block-size <bytes>', 'block size, a power of two (default 64Ki)')
+    .addOption(
+      new Option('--compression <name>', 'block compression').choices([...COMPRESSION_NAMES]).default('zstd'),
+    )
+    .addOption(new Option('--compression-level <n>', 'zstd level').hideHelp())
+    .addOption(new Option('--pack-size <bytes>', 'target pack object size (default 16Mi)').hideHelp())
+    .option('--if-missing', 'succeed if the repository already exists and the key opens it')
+    .action(
+      async (
+        opts: CommonOptions & {
+          blockSize?: string;
+          compression: CompressionName;
+          compressionLevel?: string;
+          packSize?: string;
+          ifMissing?: boolean;
+        },
+      ) => {
+        await run(opts, async () => {
+          const secret = readSecret(opts);
+          const backend = backendFor(opts);
+          const { repo, created } = await Repository.init(backend, secret, {
+            ...(opts.blockSize ? { blockSize: parseSize(opts.blockSize, '--block-size') } : {}),
+            ...(opts.packSize ? { packSize: parseSize(opts.packSize, '--pack-size') } : {}),
+            compression: opts.compression,
+            ...(opts.compressionLevel ? { compressionLevel: Number(opts.compressionLevel) } : {}),
+            ifMissing: opts.ifMissing === true,
+          });
+          const c = repo.config;
+          return {
+            summary: {
+              repository: c.id,
+              created,
+              location: backend.location,
+              blockSize: c.blockSize,
+              packSize: c.packSize,
+              compression: c.compression,
+            },
+          };
+        });
+      },
+    );
+
+  common(mover.command('backup').description('back up a block device or disk image'))
+    .requiredOption('--source <path>', 'block device or disk image file to back up')
+    .option('--parent <id>', 'manifest of the previous backup of this volume (an incremental)')
+    .option(
+      '--tag <key=value>',
+      'tag the manifest (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .action(async (opts: CommonOptions & { source: string; parent?: string; tag: string[] }) => {
+      await run(opts, async () => {
+        const tags: Record<string, string> = {};
+        for (const t of opts.tag) {
+          const eq = t.indexOf('=');
+          if (eq <= 0) throw usageError(`--tag ${JSON.stringify(t)}: expected key=value`);
+          tags[t.slice(0, eq)] = t.slice(eq + 1);
+        }
+        const onProgress = progressPrinter(opts);
+        const workers = workerCount(opts);
+        const repo = await openRepo(opts);
+        const summary = await backup(repo, {
+          source: opts.source,
+          ...(opts.parent ? { parent: opts.parent } : {}),
+          tags,
+          ...(workers ? { workers } : {}),
+          onProgress,
+        });
+        return { summary };
+      });
+    });
+
+  common(mover.command('restore').description('restore a manifest to a block device or disk image'))
+    .requiredOption('--manifest <id>', 'the manifest to restore')
+    .requiredOption('--target <path>', 'block device or disk image file to write')
+    .option('--only-changed', 'read the target and rewrite only the blocks that differ')
+    .action(async (opts: CommonOptions & { manifest: string; target: string; onlyChanged?: boolean }) => {
+      await run(opts, async () => {
+        const onProgress = progressPrinter(opts);
+        const workers = workerCount(opts);
+        const repo = await openRepo(opts);
+        const summary = await restore(repo, {
+          manifest: opts.manifest,
+          target: opts.target,
+          onlyChanged: opts.onlyChanged === true,
+          ...(workers ? { workers } : {}),
+          onProgress,
+        });
+        return { summary };
+      });
+    });
+}

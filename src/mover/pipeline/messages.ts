@@ -1,0 +1,90 @@
+/** Messages between the pipeline's coordinator (main thread) and its worker threads. */
+
+/** Given to each worker at start: keys and codec settings. */
+export interface WorkerInit {
+  dataKey: Uint8Array;
+  idKey: Uint8Array;
+  compression: 'zstd' | 'lz4' | 'none';
+  compressionLevel: number;
+}
+
+/**
+ * Read `length` bytes at `offset` of `path` and hash each `blockSize` block. With `want`, read
+ * only the blocks whose flag is 1 (changed-block tracking). With `keep`, hold the bytes for `encode`.
+ */
+export interface HashRequest {
+  op: 'hash';
+  task: number;
+  path: string;
+  offset: number;
+  length: number;
+  blockSize: number;
+  want?: Uint8Array;
+  keep: boolean;
+}
+
+/** Per block of a hash request: its id (zero id for holes and unread blocks), and flags. */
+export interface HashReply {
+  task: number;
+  ids: Uint8Array;
+  /** 1 = all-zero block, 2 = not read (want flag 0). */
+  flags: Uint8Array;
+  readSeconds: number;
+  hashSeconds: number;
+}
+
+/** Compress and seal the listed blocks of a kept chunk (an empty list just releases it). */
+export interface EncodeRequest {
+  op: 'encode';
+  task: number;
+  blocks: number[];
+}
+
+/** Sealed blobs back to back in `data`; `meta` holds [block, comp, rawLength, sealedLength] per blob. */
+export interface EncodeReply {
+  task: number;
+  data: Uint8Array;
+  meta: Int32Array;
+  compressSeconds: number;
+  encryptSeconds: number;
+}
+
+/**
+ * Open, decompress and verify sealed blobs in `data` (described by `meta`: [offset, length, comp,
+ * rawLength] each, ids in `ids`), then write each to `targetPath` at its positions (unless verifyOnly).
+ */
+export interface DecodeRequest {
+  op: 'decode';
+  task: number;
+  data: Uint8Array;
+  meta: Int32Array;
+  ids: Uint8Array;
+  positions: number[][];
+  targetPath?: string;
+}
+
+/** Blobs that failed (index into the request and reason), bytes written. */
+export interface DecodeReply {
+  task: number;
+  failures: { item: number; reason: string }[];
+  bytesWritten: number;
+  decodeSeconds: number;
+  writeSeconds: number;
+}
+
+/** Write `length` zero bytes at each position of `targetPath`. */
+export interface ZeroRequest {
+  op: 'zero';
+  task: number;
+  targetPath: string;
+  positions: number[];
+  length: number;
+}
+
+export type WorkerRequest = HashRequest | EncodeRequest | DecodeRequest | ZeroRequest;
+
+/** A failed request: the error's message and, for file errors, its errno code. */
+export interface ErrorReply {
+  task: number;
+  error: { message: string; code?: string };
+}

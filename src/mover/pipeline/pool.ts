@@ -1,0 +1,99 @@
+/** A fixed pool of pipeline workers with promise-based requests routed by task id. */
+import { availableParallelism } from 'node:os';
+import { type TransferListItem, Worker } from 'node:worker_threads';
+import type { ErrorReply, WorkerInit, WorkerRequest } from './messages.js';
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+  worker: number;
+}
+
+/** The default number of workers: one per core, at least two so reads overlap CPU work. */
+export function defaultWorkerCount(): number {
+  return Math.max(2, Math.min(availableParallelism(), 8));
+}
+
+export class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly load: number[];
+  private nextTask = 1;
+  private broken: unknown;
+
+  constructor(init: WorkerInit, count = defaultWorkerCount()) {
+    this.load = new Array<number>(count).fill(0);
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      w.on('message', (msg: { task?: number; error?: ErrorReply['error'] }) => {
+        if (msg.task === undefined) return;
+        const p = this.pending.get(msg.task);
+        if (!p) return;
+        this.pending.delete(msg.task);
+        this.load[p.worker]!--;
+        if (msg.error)
+          p.reject(
+            Object.assign(new Error(msg.error.message), msg.error.code ? { code: msg.error.code } : {}),
+          );
+        else p.resolve(msg);
+      });
+      w.on('error', (err) => this.fail(err));
+      this.workers.push(w);
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** A fresh task id. */
+  task(): number {
+    return this.nextTask++;
+  }
+
+  /** The least-loaded worker. */
+  pick(): number {
+    let best = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[best]!) best = i;
+    return best;
+  }
+
+  /** Sends a request to worker `worker` and resolves with its reply. */
+  run<T>(req: WorkerRequest, worker: number, transfer: TransferListItem[] = []): Promise<T> {
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(req.task, { resolve: resolve as (v: unknown) => void, reject, worker });
+      this.load[worker]!++;
+      this.workers[worker]!.postMessage(req, transfer);
+    });
+  }
+
+  private fail(err: unknown): void {
+    this.broken = err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  /** Flushes and closes the workers' files (fsync of written targets), then stops them. */
+  async close(): Promise<void> {
+    const closed = this.workers.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          const onMessage = (msg: { closed?: boolean }): void => {
+            if (msg.closed) {
+              w.off('message', onMessage);
+              resolve();
+            }
+          };
+          w.on('message', onMessage);
+          w.once('error', reject);
+          w.postMessage({ op: 'close' });
+        }),
+    );
+    try {
+      if (!this.broken) await Promise.all(closed);
+    } finally {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * A pipeline worker thread: reads and hashes volume chunks, compresses and seals new blocks, and
+ * on restore opens, verifies and writes blocks. It does the CPU work so the main thread only
+ * coordinates and talks to storage.
+ */
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { BlobCompressor, decompressBlob } from '../repository/codec.js';
+import { blobId, ID_BYTES, open, SEAL_OVERHEAD, sealInto } from '../repository/crypto.js';
+import type {
+  DecodeReply,
+  DecodeRequest,
+  EncodeReply,
+  EncodeRequest,
+  ErrorReply,
+  HashReply,
+  HashRequest,
+  WorkerInit,
+  WorkerRequest,
+  ZeroRequest,
+} from './messages.js';
+
+const init = workerData as WorkerInit;
+const dataKey = Buffer.from(init.dataKey);
+const idKey = Buffer.from(init.idKey);
+const compressor = new BlobCompressor(init.compression, init.compressionLevel);
+const port = parentPort!;
+const held = new Map<number, { buf: Buffer; ids: Buffer; blockSize: number; length: number }>();
+const readFds = new Map<string, number>();
+const writeFds = new Map<string, number>();
+let zeros = Buffer.alloc(0);
+
+const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
+
+function fdFor(path: string, write: boolean): number {
+  const fds = write ? writeFds : readFds;
+  let fd = fds.get(path);
+  if (fd === undefined) {
+    fd = openSync(path, write ? 'r+' : 'r');
+    fds.set(path, fd);
+  }
+  return fd;
+}
+
+function readFully(fd: number, buf: Buffer, at: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, at + done, length - done, position + done);
+    if (n === 0)
+      throw Object.assign(new Error(`unexpected end of file at offset ${position + done}`), { code: 'EOF' });
+    done += n;
+  }
+}
+
+function zeroBuf(length: number): Buffer {
+  if (zeros.length < length) zeros = Buffer.alloc(length);
+  return zeros.subarray(0, length);
+}
+
+function hash(req: HashRequest): void {
+  const fd = fdFor(req.path, false);
+  const buf = Buffer.allocUnsafeSlow(req.length);
+  const n = Math.ceil(req.length / req.blockSize);
+  const ids = Buffer.alloc(n * ID_BYTES);
+  const flags = new Uint8Array(n);
+  let readSeconds = 0;
+  let hashSeconds = 0;
+  let t = process.hrtime.bigint();
+  if (!req.want) {
+    readFully(fd, buf, 0, req.length, req.offset);
+  } else {
+    // Read only wanted blocks, one read per contiguous run.
+    for (let i = 0; i < n;) {
+      if (!req.want[i]) {
+        flags[i++] = 2;
+        continue;
+      }
+      let j = i;
+      while (j < n && req.want[j]) j++;
+      const from = i * req.blockSize;
+      const to = Math.min(j * req.blockSize, req.length);
+      readFully(fd, buf, from, to - from, req.offset + from);
+      i = j;
+    }
+  }
+  readSeconds += seconds(t);
+  t = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    if (flags[i] === 2) continue;
+    const from = i * req.blockSize;
+    const block = buf.subarray(from, Math.min(from + req.blockSize, req.length));
+    if (block.equals(zeroBuf(block.length))) flags[i] = 1;
+    else blobId(idKey, block).copy(ids, i * ID_BYTES);
+  }
+  hashSeconds += seconds(t);
+  if (req.keep) held.set(req.task, { buf, ids, blockSize: req.blockSize, length: req.length });
+  const reply: HashReply = { task: req.task, ids, flags, readSeconds, hashSeconds };
+  port.postMessage(reply);
+}
+
+function encode(req: EncodeRequest): void {
+  const chunk = held.get(req.task);
+  held.delete(req.task);
+  if (!chunk) throw new Error(`encode: chunk ${req.task} is not held`);
+  let bound = 0;
+  for (const b of req.blocks)
+    bound += Math.min(chunk.blockSize, chunk.length - b * chunk.blockSize) + SEAL_OVERHEAD;
+  const out = Buffer.allocUnsafeSlow(bound);
+  const meta = new Int32Array(req.blocks.length * 4);
+  let at = 0;
+  let compressSeconds = 0;
+  let encryptSeconds = 0;
+  req.blocks.forEach((b, k) => {
+    const from = b * chunk.blockSize;
+    const block = chunk.buf.subarray(from, Math.min(from + chunk.blockSize, chunk.length));
+    let t = process.hrtime.bigint();
+    const { comp, bytes } = compressor.compress(block);
+    compressSeconds += seconds(t);
+    t = process.hrtime.bigint();
+    const n = sealInto(dataKey, bytes, out, at, chunk.ids.subarray(b * ID_BYTES, (b + 1) * ID_BYTES));
+    encryptSeconds += seconds(t);
+    meta.set([b, comp, block.length, n], k * 4);
+    at += n;
+  });
+  const data = new Uint8Array(out.buffer, 0, at);
+  const reply: EncodeReply = { task: req.task, data, meta, compressSeconds, encryptSeconds };
+  port.postMessage(reply, [out.buffer as ArrayBuffer, meta.buffer as ArrayBuffer]);
+}
+
+function decode(req: DecodeRequest): void {
+  const data = Buffer.from(req.data.buffer, req.data.byteOffset, req.data.byteLength);
+  const fd = req.targetPath ? fdFor(req.targetPath, true) : undefined;
+  const failures: DecodeReply['failures'] = [];
+  let bytesWritten = 0;
+  let decodeSeconds = 0;
+  let writeSeconds = 0;
+  for (let k = 0; k < req.meta.length / 4; k++) {
+    const [off, len, comp, rawLength] = [
+      req.meta[k * 4]!,
+      req.meta[k * 4 + 1]!,
+      req.meta[k * 4 + 2]!,
+      req.meta[k * 4 + 3]!,
+    ];
+    const id = Buffer.from(req.ids.buffer, req.ids.byteOffset + k * ID_BYTES, ID_BYTES);
+    let t = process.hrtime.bigint();
+    let plain: Buffer;
+    try {
+      if (off + len > data.length) throw new Error('stored blob is truncated');
+      plain = decompressBlob(comp, open(dataKey, data.subarray(off, off + len), id));
+      if (plain.length !== rawLength)
+        throw new Error(`decoded length ${plain.length} differs from ${rawLength}`);
+      if (!blobId(idKey, plain).equals(id)) throw new Error('content does not match its id');
+    } catch (err) {
+      failures.push({ item: k, reason: (err as Error).message });
+      continue;
+    } finally {
+      decodeSeconds += seconds(t);
+    }
+    if (fd === undefined) continue;
+    t = process.hrtime.bigint();
+    for (const pos of req.positions[k]!) {
+      let done = 0;
+      while (done < plain.length) done += writeSync(fd, plain, done, plain.length - done, pos + done);
+      bytesWritten += plain.length;
+    }
+    writeSeconds += seconds(t);
+  }
+  const reply: DecodeReply = { task: req.task, failures, bytesWritten, decodeSeconds, writeSeconds };
+  port.postMessage(reply);
+}
+
+function zero(req: ZeroRequest): void {
+  const fd = fdFor(req.targetPath, true);
+  const z = zeroBuf(req.length);
+  for (const pos of req.positions) {
+    let done = 0;
+    while (done < z.length) done += writeSync(fd, z, done, z.length - done, pos + done);
+  }
+  port.postMessage({ task: req.task, bytesWritten: req.length * req.positions.length });
+}
+
+port.on('message', (req: WorkerRequest | { op: 'close' }) => {
+  if (req.op === 'close') {
+    try {
+      // Restored data must be on disk before the restore reports success.
+      for (const fd of writeFds.values()) fsyncSync(fd);
+    } finally {
+      for (const fd of [...readFds.values(), ...writeFds.values()]) closeSync(fd);
+    }
+    readFds.clear();
+    writeFds.clear();
+    port.postMessage({ closed: true });
+    return;
+  }
+  try {
+    if (req.op === 'hash') hash(req);
+    else if (req.op === 'encode') encode(req);
+    else if (req.op === 'decode') decode(req);
+    else zero(req);
+  } catch (err) {
+    held.delete(req.task);
+    const e = err as NodeJS.ErrnoException;
+    const reply: ErrorReply = {
+      task: req.task,
+      error: { message: e.message, ...(e.code ? { code: e.code } : {}) },
+    };
+    port.postMessage(reply);
+  }
+});

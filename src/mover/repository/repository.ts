@@ -1,0 +1,456 @@
+/**
+ * The repository: its config, key wrapping, blob index, manifests and locks on top of a
+ * {@link Backend}. Layout (docs/mover.md): `config`, `keys/<id>`, `data/<xx>/<pack>`,
+ * `index/<name>`, `manifests/<id>`, `locks/<id>`.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Backend, NotFoundError } from '../backend/backend.js';
+import { MoverError } from '../errors.js';
+import { BlobCompressor, type CompressionName, decompressBlob } from './codec.js';
+import {
+  AuthError,
+  blobId,
+  deriveKek,
+  ID_BYTES,
+  KEY_BYTES,
+  type KdfParams,
+  newKdfParams,
+  open,
+  seal,
+} from './crypto.js';
+import { type BlobEntry, decodeIndex, encodeIndex, type IndexedPack, packKey } from './format.js';
+
+/** The repository's parameters, fixed at init and stored sealed in `config`. */
+export interface RepoConfig {
+  version: 1;
+  id: string;
+  blockSize: number;
+  packSize: number;
+  /** Block ids per manifest page. */
+  pageBlocks: number;
+  compression: CompressionName;
+  compressionLevel: number;
+  hash: 'blake3-keyed';
+  cipher: 'aes-256-gcm';
+  created: string;
+}
+
+/** Defaults for `init`; docs/mover.md explains how they were chosen. */
+export const DEFAULT_BLOCK_SIZE = 65536;
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_PAGE_BLOCKS = 256;
+export const DEFAULT_ZSTD_LEVEL = 1;
+
+/** Options of {@link Repository.init}. */
+export interface InitOptions {
+  blockSize?: number;
+  packSize?: number;
+  compression?: CompressionName;
+  compressionLevel?: number;
+}
+
+/** Where a blob lives, as the in-memory index keeps it. */
+export interface BlobLocation {
+  pack: number;
+  offset: number;
+  length: number;
+  rawLength: number;
+  comp: number;
+  type: number;
+}
+
+/** id -> location of every indexed blob, loaded from the `index/` objects. */
+export class BlobIndex {
+  readonly packIds: string[] = [];
+  readonly packSizes: number[] = [];
+  private readonly packNumbers = new Map<string, number>();
+  private readonly blobs = new Map<string, BlobLocation>();
+  /** Index objects already loaded, so a refresh reads only new ones. */
+  readonly loadedFiles = new Set<string>();
+
+  /** Adds (or re-adds) a pack's blobs; the first location seen for an id wins. */
+  addPack(p: IndexedPack): void {
+    let pack = this.packNumbers.get(p.packId);
+    if (pack === undefined) {
+      pack = this.packIds.length;
+      this.packIds.push(p.packId);
+      this.packSizes.push(p.size);
+      this.packNumbers.set(p.packId, pack);
+    }
+    for (const e of p.entries) {
+      const key = idKey(e.id);
+      if (!this.blobs.has(key)) {
+        this.blobs.set(key, {
+          pack,
+          offset: e.offset,
+          length: e.length,
+          rawLength: e.rawLength,
+          comp: e.comp,
+          type: e.type,
+        });
+      }
+    }
+  }
+
+  /** The location of a blob by its id (Buffer) or id key ({@link idKey}). */
+  get(id: Buffer | string): BlobLocation | undefined {
+    return this.blobs.get(typeof id === 'string' ? id : idKey(id));
+  }
+
+  has(key: string): boolean {
+    return this.blobs.has(key);
+  }
+
+  get size(): number {
+    return this.blobs.size;
+  }
+
+  hasPack(packId: string): boolean {
+    return this.packNumbers.has(packId);
+  }
+
+  /** Every indexed blob with its id key. */
+  entries(): IterableIterator<[string, BlobLocation]> {
+    return this.blobs.entries();
+  }
+}
+
+/** A compact Map key for a 32-byte id (one latin1 character per byte). */
+export function idKey(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
+}
+
+/** The inverse of {@link idKey}. */
+export function idFromKey(key: string): Buffer {
+  return Buffer.from(key, 'latin1');
+}
+
+/** A manifest: one backup of one volume, restorable on its own from its pages. */
+export interface Manifest {
+  version: 1;
+  id: string;
+  time: string;
+  type: 'Full' | 'Incremental';
+  parent?: string;
+  source: string;
+  sizeBytes: number;
+  blockSize: number;
+  pageBlocks: number;
+  /** Page ids (hex), in volume order; page i lists blocks [i*pageBlocks, (i+1)*pageBlocks). */
+  pages: string[];
+  tags: Record<string, string>;
+  summary: Record<string, unknown>;
+}
+
+/** A lock object: a running backup (or gc, delete) announcing itself to gc. */
+export interface LockInfo {
+  id: string;
+  kind: 'backup' | 'gc' | 'delete';
+  created: string;
+  refreshed: string;
+  host: string;
+  pid: number;
+}
+
+/** Locks are refreshed this often and count as stale (their process died) after LOCK_STALE_MS. */
+export const LOCK_REFRESH_MS = 60_000;
+export const LOCK_STALE_MS = 10 * 60_000;
+
+/** A held lock; {@link release} deletes it. */
+export interface HeldLock {
+  info: LockInfo;
+  release(): Promise<void>;
+}
+
+interface KeyFile {
+  version: 1;
+  kdf: 'scrypt';
+  params: KdfParams;
+  wrapped: string;
+  created: string;
+}
+
+const aad = (s: string): Buffer => Buffer.from(s);
+
+/** An opened repository: config and keys are loaded, the index on demand. */
+export class Repository {
+  readonly index = new BlobIndex();
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepoConfig,
+    readonly dataKey: Buffer,
+    readonly idKey: Buffer,
+  ) {}
+
+  /** Creates a repository; with `ifMissing`, an existing one opened with the right key is fine. */
+  static async init(
+    backend: Backend,
+    secret: Buffer,
+    options: InitOptions & { ifMissing?: boolean },
+  ): Promise<{ repo: Repository; created: boolean }> {
+    if (await backend.stat('config')) {
+      if (!options.ifMissing) {
+        throw new MoverError(
+          'Usage',
+          `a repository already exists at ${backend.location} (pass --if-missing to accept it)`,
+        );
+      }
+      return { repo: await Repository.open(backend, secret), created: false };
+    }
+    const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    if (
+      !Number.isInteger(blockSize) ||
+      blockSize < 4096 ||
+      blockSize > 16 << 20 ||
+      (blockSize & (blockSize - 1)) !== 0
+    ) {
+      throw new MoverError(
+        'Usage',
+        `--block-size must be a power of two from 4096 to 16Mi, got ${blockSize}`,
+      );
+    }
+    const config: RepoConfig = {
+      version: 1,
+      id: randomBytes(16).toString('hex'),
+      blockSize,
+      packSize: options.packSize ?? DEFAULT_PACK_SIZE,
+      pageBlocks: DEFAULT_PAGE_BLOCKS,
+      compression: options.compression ?? 'zstd',
+      compressionLevel: options.compressionLevel ?? DEFAULT_ZSTD_LEVEL,
+      hash: 'blake3-keyed',
+      cipher: 'aes-256-gcm',
+      created: new Date().toISOString(),
+    };
+    const dataKey = randomBytes(KEY_BYTES);
+    const idKey = randomBytes(KEY_BYTES);
+    const params = newKdfParams();
+    const kek = await deriveKek(secret, params);
+    const keyFile: KeyFile = {
+      version: 1,
+      kdf: 'scrypt',
+      params,
+      wrapped: seal(kek, Buffer.concat([dataKey, idKey]), aad('csbs-key')).toString('base64'),
+      created: config.created,
+    };
+    // The key first, the config last: `config` is what makes the repository exist.
+    await backend.put(`keys/${randomBytes(8).toString('hex')}`, Buffer.from(JSON.stringify(keyFile)));
+    await backend.put('config', seal(dataKey, Buffer.from(JSON.stringify(config)), aad('config')));
+    return { repo: new Repository(backend, config, dataKey, idKey), created: true };
+  }
+
+  /** Opens an existing repository; a wrong secret fails with WrongKey (exit 3), changing nothing. */
+  static async open(backend: Backend, secret: Buffer): Promise<Repository> {
+    let sealedConfig: Buffer;
+    try {
+      sealedConfig = await backend.get('config');
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        throw new MoverError(
+          'NotFound',
+          `no repository at ${backend.location} (create it with "csbs mover init")`,
+        );
+      }
+      throw err;
+    }
+    for await (const obj of backend.list('keys/')) {
+      const keyFile = JSON.parse((await backend.get(obj.key)).toString()) as KeyFile;
+      const kek = await deriveKek(secret, keyFile.params);
+      let keys: Buffer;
+      try {
+        keys = open(kek, Buffer.from(keyFile.wrapped, 'base64'), aad('csbs-key'));
+      } catch (err) {
+        if (err instanceof AuthError) continue;
+        throw err;
+      }
+      const dataKey = keys.subarray(0, KEY_BYTES);
+      const config = JSON.parse(open(dataKey, sealedConfig, aad('config')).toString()) as RepoConfig;
+      return new Repository(backend, config, dataKey, keys.subarray(KEY_BYTES, 2 * KEY_BYTES));
+    }
+    throw new MoverError(
+      'WrongKey',
+      `the repository key does not open ${backend.location} (check CSBS_REPOSITORY_KEY or --key-file)`,
+    );
+  }
+
+  /** Loads index objects not loaded yet (all of them the first time). */
+  async loadIndex(): Promise<void> {
+    for await (const obj of this.backend.list('index/')) {
+      if (this.index.loadedFiles.has(obj.key)) continue;
+      let packs: IndexedPack[];
+      try {
+        packs = decodeIndex(open(this.dataKey, await this.backend.get(obj.key), aad('index')));
+      } catch (err) {
+        // gc may replace index objects while we list: a vanished one is covered by its successor.
+        if (err instanceof NotFoundError) continue;
+        if (err instanceof AuthError)
+          throw new MoverError('Corrupt', `index object ${obj.key} fails authentication`);
+        throw err;
+      }
+      for (const p of packs) this.index.addPack(p);
+      this.index.loadedFiles.add(obj.key);
+    }
+  }
+
+  /** Writes an index object listing `packs` under `index/<name>`. */
+  async writeIndex(name: string, packs: IndexedPack[]): Promise<string> {
+    const key = `index/${name}`;
+    await this.backend.put(key, seal(this.dataKey, encodeIndex(packs), aad('index')));
+    this.index.loadedFiles.add(key);
+    for (const p of packs) this.index.addPack(p);
+    return key;
+  }
+
+  /** Seals a blob's (possibly compressed) plaintext, binding it to its id. */
+  sealBlob(id: Buffer, bytes: Buffer): Buffer {
+    return seal(this.dataKey, bytes, id);
+  }
+
+  /** Decrypts, decompresses and re-hashes a sealed blob; throws a Corrupt MoverError on any mismatch. */
+  openBlob(id: Buffer, loc: BlobLocation, sealed: Buffer): Buffer {
+    let plain: Buffer;
+    try {
+      plain = decompressBlob(loc.comp, open(this.dataKey, sealed, id));
+    } catch (err) {
+      throw new MoverError(
+        'Corrupt',
+        `blob ${id.toString('hex')} in pack ${this.index.packIds[loc.pack]}: ${(err as Error).message}`,
+      );
+    }
+    if (plain.length !== loc.rawLength || !blobId(this.idKey, plain).equals(id)) {
+      throw new MoverError(
+        'Corrupt',
+        `blob ${id.toString('hex')} in pack ${this.index.packIds[loc.pack]}: content does not match its id`,
+      );
+    }
+    return plain;
+  }
+
+  /** Reads one blob through the index (used for pages; volume data goes through the pipeline). */
+  async readBlob(id: Buffer): Promise<Buffer> {
+    const loc = this.index.get(id);
+    if (!loc) throw new MoverError('Corrupt', `blob ${id.toString('hex')} is not in the index`);
+    const packId = this.index.packIds[loc.pack]!;
+    let sealed: Buffer;
+    try {
+      sealed = await this.backend.getRange(packKey(packId), loc.offset, loc.length);
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new MoverError('Corrupt', `pack ${packId} holding blob ${id.toString('hex')} is missing`);
+      throw err;
+    }
+    return this.openBlob(id, loc, sealed);
+  }
+
+  /** A compressor configured as the repository says (one per thread). */
+  newCompressor(): BlobCompressor {
+    return new BlobCompressor(this.config.compression, this.config.compressionLevel);
+  }
+
+  /** Ids of all manifests. */
+  async listManifestIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const obj of this.backend.list('manifests/')) ids.push(obj.key.slice('manifests/'.length));
+    return ids.sort();
+  }
+
+  /** Loads a manifest; an unknown id fails with NotFound (exit 4). */
+  async loadManifest(id: string): Promise<Manifest> {
+    if (!/^[0-9a-zA-Z_-]{1,64}$/.test(id))
+      throw new MoverError('NotFound', `manifest ${JSON.stringify(id)} not found: not a manifest id`);
+    let sealed: Buffer;
+    try {
+      sealed = await this.backend.get(`manifests/${id}`);
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new MoverError('NotFound', `manifest ${id} not found in ${this.backend.location}`);
+      throw err;
+    }
+    try {
+      return JSON.parse(open(this.dataKey, sealed, aad(`manifest:${id}`)).toString()) as Manifest;
+    } catch (err) {
+      if (err instanceof AuthError) throw new MoverError('Corrupt', `manifest ${id} fails authentication`);
+      throw err;
+    }
+  }
+
+  /** Writes a manifest: the last write of a backup, which makes it exist. */
+  async saveManifest(m: Manifest): Promise<void> {
+    await this.backend.put(
+      `manifests/${m.id}`,
+      seal(this.dataKey, Buffer.from(JSON.stringify(m)), aad(`manifest:${m.id}`)),
+    );
+  }
+
+  async deleteManifest(id: string): Promise<void> {
+    await this.backend.delete(`manifests/${id}`);
+  }
+
+  /** Loads the block ids of page `pageId` (hex). */
+  async loadPage(pageId: string): Promise<Buffer> {
+    const page = await this.readBlob(Buffer.from(pageId, 'hex'));
+    if (page.length % ID_BYTES !== 0) throw new MoverError('Corrupt', `page ${pageId} has a bad length`);
+    return page;
+  }
+
+  /** Writes a lock and keeps it fresh until released. */
+  async lock(kind: LockInfo['kind']): Promise<HeldLock> {
+    const now = new Date().toISOString();
+    const info: LockInfo = {
+      id: randomBytes(8).toString('hex'),
+      kind,
+      created: now,
+      refreshed: now,
+      host: hostname(),
+      pid: process.pid,
+    };
+    const key = `locks/${info.id}`;
+    const write = (): Promise<void> =>
+      this.backend.put(key, seal(this.dataKey, Buffer.from(JSON.stringify(info)), aad('lock')));
+    await write();
+    const timer = setInterval(() => {
+      info.refreshed = new Date().toISOString();
+      write().catch(() => undefined);
+    }, LOCK_REFRESH_MS);
+    timer.unref();
+    return {
+      info,
+      release: async () => {
+        clearInterval(timer);
+        await this.backend.delete(key);
+      },
+    };
+  }
+
+  /** Locks whose holder is alive: refreshed recently, and (on this host) its process exists. */
+  async liveLocks(now = Date.now()): Promise<LockInfo[]> {
+    const live: LockInfo[] = [];
+    for await (const obj of this.backend.list('locks/')) {
+      let info: LockInfo;
+      try {
+        info = JSON.parse(
+          open(this.dataKey, await this.backend.get(obj.key), aad('lock')).toString(),
+        ) as LockInfo;
+      } catch {
+        continue; // released meanwhile, or unreadable: neither protects anything
+      }
+      if (now - Date.parse(info.refreshed) > LOCK_STALE_MS) continue;
+      if (info.host === hostname() && info.pid !== process.pid && !processAlive(info.pid)) continue;
+      live.push(info);
+    }
+    return live;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Blob entries of a pack, as the pack writer hands them to the index. */
+export type { BlobEntry };

@@ -1,0 +1,340 @@
+/**
+ * Restore: writes a manifest's volume to a target, verifying every block (authenticated
+ * decryption, then its keyed hash). Blocks are read from packs in coalesced ranges and decoded and
+ * written by worker threads. `onlyChanged` hashes the target first and rewrites only differing blocks.
+ */
+import * as fsp from 'node:fs/promises';
+import { NotFoundError } from './backend/backend.js';
+import { MoverError } from './errors.js';
+import { WorkerPool } from './pipeline/pool.js';
+import type { DecodeReply, HashReply } from './pipeline/messages.js';
+import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
+import { packKey } from './repository/format.js';
+import { type BlobLocation, idKey, type Repository } from './repository/repository.js';
+import { statVolume } from './volume.js';
+
+/** Options of {@link restore}. */
+export interface RestoreOptions {
+  manifest: string;
+  target: string;
+  onlyChanged?: boolean;
+  workers?: number;
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+/** Progress of a running restore. */
+export interface RestoreProgress {
+  phase: 'restore';
+  bytesDone: number;
+  bytesTotal: number;
+  bytesWritten: number;
+}
+
+/** A block that could not be restored. */
+export interface BadBlock {
+  block: string;
+  offset: number;
+  reason: string;
+}
+
+/** The result of a restore. */
+export interface RestoreSummary {
+  manifest: string;
+  sizeBytes: number;
+  bytesWritten: number;
+  blocksWritten: number;
+  blocksUnchanged: number;
+  blocksZero: number;
+  bytesFetched: number;
+  seconds: number;
+  phases: { fetch: number; decode: number; write: number; compare: number };
+}
+
+/** Pages per planning window: the unit the restore plans reads for (bounded memory). */
+const WINDOW_PAGES = 4;
+/** Largest coalesced range read from a pack, and the largest gap merged into one. */
+const MAX_RANGE = 16 << 20;
+const MAX_GAP = 256 << 10;
+const CHUNK_BYTES = 4 << 20;
+
+interface Item {
+  id: Buffer;
+  loc: BlobLocation;
+  positions: number[];
+}
+
+/** Restores manifest `options.manifest` to `options.target`. */
+export async function restore(repo: Repository, options: RestoreOptions): Promise<RestoreSummary> {
+  const started = process.hrtime.bigint();
+  const manifest = await repo.loadManifest(options.manifest);
+  const { blockSize, pageBlocks, sizeBytes: size } = manifest;
+  const nBlocks = Math.ceil(size / blockSize);
+  const target = options.target;
+  const existing = await statVolume(target).catch((err: unknown) => {
+    throw err instanceof MoverError
+      ? err
+      : new MoverError('TargetTooSmall', `cannot use target ${target}: ${(err as Error).message}`);
+  });
+  if (existing && existing.size < size) {
+    throw new MoverError(
+      'TargetTooSmall',
+      `target ${target} holds ${existing.size} bytes but manifest ${manifest.id} needs ${size}: use a target of at least ${size} bytes`,
+    );
+  }
+  if (options.onlyChanged && !existing) {
+    throw new MoverError('NotFound', `--only-changed needs an existing target, and ${target} does not exist`);
+  }
+  await repo.loadIndex();
+
+  // A fresh (or emptied) regular file reads as zeros, so holes need no writes.
+  let targetIsZero = false;
+  if (!options.onlyChanged) {
+    if (!existing || existing.kind === 'file') {
+      const fh = await fsp.open(target, existing ? 'r+' : 'w', 0o600);
+      try {
+        await fh.truncate(0);
+        await fh.truncate(Math.max(size, existing?.size ?? 0));
+      } finally {
+        await fh.close();
+      }
+      targetIsZero = true;
+    }
+  }
+
+  const pool = new WorkerPool(
+    {
+      dataKey: repo.dataKey,
+      idKey: repo.idKey,
+      compression: repo.config.compression,
+      compressionLevel: repo.config.compressionLevel,
+    },
+    options.workers,
+  );
+  const summary: RestoreSummary = {
+    manifest: manifest.id,
+    sizeBytes: size,
+    bytesWritten: 0,
+    blocksWritten: 0,
+    blocksUnchanged: 0,
+    blocksZero: 0,
+    bytesFetched: 0,
+    seconds: 0,
+    phases: { fetch: 0, decode: 0, write: 0, compare: 0 },
+  };
+  const progress: RestoreProgress = { phase: 'restore', bytesDone: 0, bytesTotal: size, bytesWritten: 0 };
+  const bad: BadBlock[] = [];
+  const blockLength = (g: number): number => Math.min(blockSize, size - g * blockSize);
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  const limit = pool.size * 2 + 2;
+  const spawn = async (work: () => Promise<void>): Promise<void> => {
+    while (inflight.size >= limit) await Promise.race(inflight);
+    if (failure !== undefined) throw failure;
+    const p: Promise<void> = work()
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
+
+  const fetchAndWrite = async (packId: string, items: Item[]): Promise<void> => {
+    const start = items[0]!.loc.offset;
+    const end = items[items.length - 1]!.loc.offset + items[items.length - 1]!.loc.length;
+    const t = process.hrtime.bigint();
+    let data: Buffer;
+    try {
+      data = await repo.backend.getRange(packKey(packId), start, end - start);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      for (const it of items) {
+        for (const pos of it.positions)
+          bad.push({
+            block: it.id.toString('hex'),
+            offset: pos,
+            reason: `pack ${packId}: ${(err as Error).message}`,
+          });
+      }
+      return;
+    }
+    summary.phases.fetch += Number(process.hrtime.bigint() - t) / 1e9;
+    summary.bytesFetched += data.length;
+    const meta = new Int32Array(items.length * 4);
+    const ids = Buffer.alloc(items.length * ID_BYTES);
+    items.forEach((it, k) => {
+      meta.set([it.loc.offset - start, it.loc.length, it.loc.comp, it.loc.rawLength], k * 4);
+      it.id.copy(ids, k * ID_BYTES);
+    });
+    const reply = await pool.run<DecodeReply>(
+      {
+        op: 'decode',
+        task: pool.task(),
+        data,
+        meta,
+        ids,
+        positions: items.map((it) => it.positions),
+        targetPath: target,
+      },
+      pool.pick(),
+      [data.buffer as ArrayBuffer],
+    );
+    summary.phases.decode += reply.decodeSeconds;
+    summary.phases.write += reply.writeSeconds;
+    const failed = new Set(reply.failures.map((f) => f.item));
+    for (const f of reply.failures) {
+      const it = items[f.item]!;
+      for (const pos of it.positions)
+        bad.push({ block: it.id.toString('hex'), offset: pos, reason: `pack ${packId}: ${f.reason}` });
+    }
+    items.forEach((it, k) => {
+      if (!failed.has(k)) summary.blocksWritten += it.positions.length;
+      progress.bytesDone += it.loc.rawLength * it.positions.length;
+    });
+    summary.bytesWritten += reply.bytesWritten;
+    progress.bytesWritten = summary.bytesWritten;
+    options.onProgress?.({ ...progress });
+  };
+
+  /** Ids of the target's blocks in [first, first+count): which already hold the right data. */
+  const hashTarget = async (first: number, count: number): Promise<Buffer> => {
+    const ids = Buffer.alloc(count * ID_BYTES);
+    const chunkBlocks = Math.max(1, Math.floor(CHUNK_BYTES / blockSize));
+    const parts: Promise<void>[] = [];
+    for (let b = 0; b < count; b += chunkBlocks) {
+      const n = Math.min(chunkBlocks, count - b);
+      const offset = (first + b) * blockSize;
+      const length = Math.min(n * blockSize, size - offset);
+      parts.push(
+        pool
+          .run<HashReply>(
+            { op: 'hash', task: pool.task(), path: target, offset, length, blockSize, keep: false },
+            pool.pick(),
+          )
+          .then((r) => {
+            summary.phases.compare += r.readSeconds + r.hashSeconds;
+            Buffer.from(r.ids.buffer, r.ids.byteOffset, r.ids.byteLength).copy(ids, b * ID_BYTES);
+          }),
+      );
+    }
+    await Promise.all(parts);
+    return ids;
+  };
+
+  try {
+    const nPages = manifest.pages.length;
+    for (let w = 0; w < nPages && failure === undefined; w += WINDOW_PAGES) {
+      const first = w * pageBlocks;
+      const count = Math.min(WINDOW_PAGES * pageBlocks, nBlocks - first);
+      const pages = await Promise.all(manifest.pages.slice(w, w + WINDOW_PAGES).map((p) => repo.loadPage(p)));
+      const ids = Buffer.concat(pages);
+      if (ids.length !== count * ID_BYTES)
+        throw new MoverError('Corrupt', `manifest ${manifest.id}: pages do not cover the volume`);
+      const current = options.onlyChanged ? await hashTarget(first, count) : undefined;
+      const byId = new Map<string, Item>();
+      const zeroAt: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const g = first + i;
+        const id = ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES);
+        const isZero = id.equals(ZERO_ID);
+        if (isZero) summary.blocksZero++;
+        if (current && id.equals(current.subarray(i * ID_BYTES, (i + 1) * ID_BYTES))) {
+          summary.blocksUnchanged++;
+          progress.bytesDone += blockLength(g);
+          continue;
+        }
+        if (isZero) {
+          if (!targetIsZero) zeroAt.push(g);
+          else progress.bytesDone += blockLength(g);
+          continue;
+        }
+        const key = idKey(id);
+        let item = byId.get(key);
+        if (!item) {
+          const loc = repo.index.get(key);
+          if (!loc) {
+            bad.push({ block: id.toString('hex'), offset: g * blockSize, reason: 'not in the index' });
+            continue;
+          }
+          item = { id: Buffer.from(id), loc, positions: [] };
+          byId.set(key, item);
+        }
+        item.positions.push(g * blockSize);
+      }
+      // Zero runs: whole blocks, except a short last block.
+      const fullZeros = zeroAt.filter((g) => blockLength(g) === blockSize);
+      const shortZeros = zeroAt.filter((g) => blockLength(g) !== blockSize);
+      for (const [list, len] of [
+        [fullZeros, blockSize],
+        [shortZeros, shortZeros.length ? blockLength(shortZeros[0]!) : 0],
+      ] as const) {
+        if (list.length === 0) continue;
+        await spawn(async () => {
+          const r = await pool.run<{ bytesWritten: number }>(
+            {
+              op: 'zero',
+              task: pool.task(),
+              targetPath: target,
+              positions: list.map((g) => g * blockSize),
+              length: len,
+            },
+            pool.pick(),
+          );
+          summary.bytesWritten += r.bytesWritten;
+          summary.blocksWritten += list.length;
+          progress.bytesDone += r.bytesWritten;
+        });
+      }
+      // Group by pack, then coalesce neighbouring blobs into large range reads.
+      const byPack = new Map<number, Item[]>();
+      for (const item of byId.values()) {
+        const list = byPack.get(item.loc.pack);
+        if (list) list.push(item);
+        else byPack.set(item.loc.pack, [item]);
+      }
+      for (const [pack, items] of byPack) {
+        items.sort((a, b) => a.loc.offset - b.loc.offset);
+        let run: Item[] = [];
+        const packId = repo.index.packIds[pack]!;
+        for (const it of items) {
+          const last = run[run.length - 1];
+          if (
+            last &&
+            (it.loc.offset - (last.loc.offset + last.loc.length) > MAX_GAP ||
+              it.loc.offset + it.loc.length - run[0]!.loc.offset > MAX_RANGE)
+          ) {
+            const r = run;
+            await spawn(() => fetchAndWrite(packId, r));
+            run = [];
+          }
+          run.push(it);
+        }
+        if (run.length) await spawn(() => fetchAndWrite(packId, run));
+      }
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) throw failure;
+    await pool.close();
+  } catch (err) {
+    await pool.close().catch(() => undefined);
+    throw err;
+  }
+  if (bad.length > 0) {
+    bad.sort((a, b) => a.offset - b.offset);
+    const shown = bad
+      .slice(0, 5)
+      .map((b) => `block ${b.block} at offset ${b.offset}: ${b.reason}`)
+      .join('; ');
+    throw Object.assign(
+      new MoverError(
+        'Corrupt',
+        `restore of manifest ${manifest.id} found ${bad.length} bad block(s): ${shown}${bad.length > 5 ? '; ...' : ''}`,
+      ),
+      { bad },
+    );
+  }
+  summary.seconds = Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000;
+  for (const k of Object.keys(summary.phases) as (keyof RestoreSummary['phases'])[]) {
+    summary.phases[k] = Math.round(summary.phases[k] * 1000) / 1000;
+  }
+  return summary;
+}

@@ -1,0 +1,168 @@
+import { expect } from 'chai';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { KEY, makeVolume, mover, ok, pseudoRandom, sha256, tempDir, writeAt } from './helpers.js';
+
+describe('csbs mover (CLI, directory repository)', function () {
+  let t: ReturnType<typeof tempDir>;
+  let repo: string;
+  let vol: string;
+  beforeEach(async () => {
+    t = tempDir();
+    repo = path.join(t.dir, 'repo');
+    vol = path.join(t.dir, 'vol.img');
+    makeVolume(vol, 6 << 20);
+    await ok(['init', '--repo', repo, '--block-size', '16Ki', '--pack-size', '1Mi']);
+  });
+  afterEach(() => t.cleanup());
+
+  it('backs up and restores a volume byte for byte, the summary last', async () => {
+    const r = await mover([
+      'backup',
+      '--repo',
+      repo,
+      '--source',
+      vol,
+      '--progress-interval',
+      '0',
+      '--tag',
+      'pvc=disk0',
+    ]);
+    expect(r.code).to.equal(0);
+    expect(r.lines.length).to.be.greaterThan(1);
+    expect(r.lines[0]).to.include({ phase: 'backup', bytesTotal: 6 << 20 });
+    const s = r.last;
+    expect(s).to.include({ type: 'Full', sizeBytes: 6 << 20, bytesRead: 6 << 20 });
+    expect(s.blocksZero).to.equal((2 << 20) / 16384); // MiB 2 and 5 are zeros
+    expect(s.blocksNew as number).to.be.greaterThan(0);
+    // The compressible MiBs repeat one 16 KiB block pattern: stored once, and compressed.
+    expect(s.bytesNew as number).to.be.lessThan((2 << 20) + 512 * 1024);
+    const out = path.join(t.dir, 'out.img');
+    const rs = await ok(['restore', '--repo', repo, '--manifest', s.manifest as string, '--target', out]);
+    expect(rs).to.include({ sizeBytes: 6 << 20 });
+    expect(sha256(out)).to.equal(sha256(vol));
+  });
+
+  it('an incremental stores only changed blocks and each manifest restores on its own', async () => {
+    const full = await ok(['backup', '--repo', repo, '--source', vol]);
+    writeAt(vol, 100_000, pseudoRandom(5000, 7)); // touches 1 block
+    writeAt(vol, (5 << 20) + 3, Buffer.from('x')); // a hole gets data
+    const before = sha256(vol);
+    const inc = await ok(['backup', '--repo', repo, '--source', vol, '--parent', full.manifest as string]);
+    expect(inc).to.include({ type: 'Incremental', parent: full.manifest, blocksNew: 2 });
+    expect(inc.bytesNew as number).to.be.lessThan(64 * 1024);
+    const out = path.join(t.dir, 'out.img');
+    await ok(['restore', '--repo', repo, '--manifest', inc.manifest as string, '--target', out]);
+    expect(sha256(out)).to.equal(before);
+  });
+
+  it('restore --only-changed rewrites only the differing blocks', async () => {
+    const full = await ok(['backup', '--repo', repo, '--source', vol]);
+    const out = path.join(t.dir, 'out.img');
+    await ok(['restore', '--repo', repo, '--manifest', full.manifest as string, '--target', out]);
+    writeAt(out, 40_000, pseudoRandom(100, 3)); // block 2
+    writeAt(out, (2 << 20) + 5, Buffer.from('dirt')); // a zero block made non-zero
+    const r = await ok([
+      'restore',
+      '--repo',
+      repo,
+      '--manifest',
+      full.manifest as string,
+      '--target',
+      out,
+      '--only-changed',
+    ]);
+    expect(r).to.include({ bytesWritten: 2 * 16384, blocksWritten: 2 });
+    expect(sha256(out)).to.equal(sha256(vol));
+  });
+
+  it('init --if-missing is idempotent with the right key and fails with exit 3 on a wrong one', async () => {
+    const again = await ok(['init', '--repo', repo, '--if-missing']);
+    expect(again).to.include({ created: false, blockSize: 16384 });
+    const dup = await mover(['init', '--repo', repo]);
+    expect(dup.code).to.equal(2);
+    const wrong = await mover(['init', '--repo', repo, '--if-missing'], {
+      CSBS_REPOSITORY_KEY: 'not the key',
+    });
+    expect(wrong.code).to.equal(3);
+    expect(wrong.last).to.deep.include({ exitCode: 3 });
+  });
+
+  it('a wrong key fails with exit 3, writes the error to --summary-file and changes nothing', async () => {
+    const summaryFile = path.join(t.dir, 'summary.json');
+    const r = await mover(['backup', '--repo', repo, '--source', vol, '--summary-file', summaryFile], {
+      CSBS_REPOSITORY_KEY: 'wrong',
+    });
+    expect(r.code).to.equal(3);
+    const written = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
+      error: { code: string };
+      exitCode: number;
+    };
+    expect(written).to.deep.include({ exitCode: 3 });
+    expect(written.error.code).to.equal('WrongKey');
+    expect(r.stdout + r.stderr).not.to.include('wrong"');
+    expect(existsSync(path.join(repo, 'locks'))).to.equal(false);
+    expect(existsSync(path.join(repo, 'data'))).to.equal(false);
+  });
+
+  it('reads the key from --key-file (a trailing newline is ignored)', async () => {
+    const keyFile = path.join(t.dir, 'key');
+    writeFileSync(keyFile, `${KEY}\n`);
+    const s = await ok(['backup', '--repo', repo, '--source', vol, '--key-file', keyFile], {
+      CSBS_REPOSITORY_KEY: undefined,
+    });
+    expect(s.type).to.equal('Full');
+  });
+
+  it('unknown manifest or parent exits 4; a target smaller than the volume exits 6 and is not written', async () => {
+    const full = await ok(['backup', '--repo', repo, '--source', vol]);
+    const r1 = await mover([
+      'restore',
+      '--repo',
+      repo,
+      '--manifest',
+      'ffffffffffffffff',
+      '--target',
+      path.join(t.dir, 'x'),
+    ]);
+    expect(r1.code).to.equal(4);
+    expect(existsSync(path.join(t.dir, 'x'))).to.equal(false);
+    const r2 = await mover(['backup', '--repo', repo, '--source', vol, '--parent', 'ffffffffffffffff']);
+    expect(r2.code).to.equal(4);
+    expect((r2.last.error as { message: string }).message).to.include('parent manifest ffffffffffffffff');
+    const small = path.join(t.dir, 'small.img');
+    writeFileSync(small, Buffer.alloc(1 << 20, 7));
+    const r3 = await mover([
+      'restore',
+      '--repo',
+      repo,
+      '--manifest',
+      full.manifest as string,
+      '--target',
+      small,
+    ]);
+    expect(r3.code).to.equal(6);
+    expect((r3.last.error as { code: string }).code).to.equal('TargetTooSmall');
+    expect(readFileSync(small).equals(Buffer.alloc(1 << 20, 7))).to.equal(true);
+    expect(statSync(small).size).to.equal(1 << 20);
+  });
+
+  it('an unreadable or missing source exits 6', async () => {
+    const r = await mover(['backup', '--repo', repo, '--source', path.join(t.dir, 'nope.img')]);
+    expect(r.code).to.equal(6);
+    expect((r.last.error as { code: string }).code).to.equal('SourceUnreadable');
+    const dir = await mover(['backup', '--repo', repo, '--source', t.dir]);
+    expect(dir.code).to.equal(6);
+  });
+
+  it('usage errors exit 2', async () => {
+    const r = await mover(['backup', '--repo', repo]);
+    expect(r.code).to.equal(2);
+    const nokey = await mover(['backup', '--repo', repo, '--source', vol], {
+      CSBS_REPOSITORY_KEY: undefined,
+    });
+    expect(nokey.code).to.equal(2);
+    const missing = await mover(['backup', '--repo', path.join(t.dir, 'none'), '--source', vol]);
+    expect(missing.code).to.equal(4);
+  });
+});

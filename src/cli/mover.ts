@@ -77,7 +77,8 @@ function backendFor(opts: CommonOptions): Backend {
   let retry;
   if (opts.retryAttempts !== undefined) {
     const attempts = Number(opts.retryAttempts);
-    if (!Number.isInteger(attempts) || attempts < 1) throw usageError(`--retry-attempts ${opts.retryAttempts}: expected a count >= 1`);
+    if (!Number.isInteger(attempts) || attempts < 1)
+      throw usageError(`--retry-attempts ${opts.retryAttempts}: expected a count >= 1`);
     retry = { attempts, baseDelayMs: 200, maxDelayMs: 10_000 };
   }
   return openBackend(opts.repo, {
@@ -85,7 +86,10 @@ function backendFor(opts: CommonOptions): Backend {
     ...(opts.s3Region ? { s3Region: opts.s3Region } : {}),
     ...(opts.s3ForcePathStyle ? { s3ForcePathStyle: true } : {}),
     ...(retry ? { retry } : {}),
-    onRetry: (e) => process.stderr.write(`csbs mover: retrying ${e.op} ${e.key} (attempt ${e.attempt}) in ${e.delayMs} ms\n`),
+    onRetry: (e) =>
+      process.stderr.write(
+        `csbs mover: retrying ${e.op} ${e.key} (attempt ${e.attempt}) in ${e.delayMs} ms\n`,
+      ),
   });
 }
 
@@ -165,7 +169,9 @@ function common(cmd: Command): Command {
     .option('--summary-file <file>', 'also write the final JSON line (summary or error) to this file')
     .addOption(new Option('--progress-interval <seconds>', 'seconds between progress lines').default('1'))
     .addOption(new Option('--workers <n>', 'worker threads (default: one per core, at least 2)').hideHelp())
-    .addOption(new Option('--retry-attempts <n>', 'storage attempts per operation before giving up').hideHelp());
+    .addOption(
+      new Option('--retry-attempts <n>', 'storage attempts per operation before giving up').hideHelp(),
+    );
 }
 
 /** Registers `csbs mover` and its subcommands. */

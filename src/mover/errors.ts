@@ -62,7 +62,8 @@ export function usageError(message: string): MoverError {
 /** Maps any thrown value to a MoverError, classifying storage failures (ENOSPC, EIO, ...) as exit 7. */
 export function toMoverError(err: unknown): MoverError {
   if (err instanceof MoverError) return err;
-  if (err instanceof StorageError) return new MoverError('Storage', `storage failure: ${err.message}`, { cause: err });
+  if (err instanceof StorageError)
+    return new MoverError('Storage', `storage failure: ${err.message}`, { cause: err });
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string' && storageErrnos.has(code)) {

@@ -50,7 +50,10 @@ export class DirectoryBackend implements Backend {
         if (bytesRead === 0) break;
         done += bytesRead;
       }
-      if (done < length) throw new Error(`range ${offset}+${length} of ${key} is past the end of the object (${offset + done} bytes)`);
+      if (done < length)
+        throw new Error(
+          `range ${offset}+${length} of ${key} is past the end of the object (${offset + done} bytes)`,
+        );
       return buf;
     } catch (err) {
       throw this.mapNotFound(err, key);
@@ -146,7 +149,9 @@ export function checkObjectKey(key: string): void {
 }
 
 function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+  // ENOTDIR: a key below a path that is an object (`a/b` when `a` exists) does not exist either.
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 /** fsync a directory so a rename inside it survives a crash. */

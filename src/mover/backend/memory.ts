@@ -19,7 +19,9 @@ export class MemoryBackend implements Backend {
     const data = this.objects.get(key);
     if (!data) throw new NotFoundError(key, this.location);
     if (offset < 0 || length < 0 || offset + length > data.length) {
-      throw new Error(`range ${offset}+${length} of ${key} is past the end of the object (${data.length} bytes)`);
+      throw new Error(
+        `range ${offset}+${length} of ${key} is past the end of the object (${data.length} bytes)`,
+      );
     }
     return Buffer.from(data.subarray(offset, offset + length));
   }

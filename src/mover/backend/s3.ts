@@ -14,14 +14,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { type Backend, NotFoundError, type ObjectInfo, StorageError } from './backend.js';
-import {
-  backoffDelay,
-  defaultRetryPolicy,
-  isTransientError,
-  RetryBackend,
-  type RetryEvent,
-  type RetryPolicy,
-} from './retry.js';
+import { backoffDelay, isTransientError, type RetryPolicy } from './retry.js';
 
 /** Where and how to reach the bucket. Credentials default to the SDK's chain (the AWS env variables first). */
 export interface S3BackendOptions {
@@ -280,39 +273,4 @@ export class S3Backend implements Backend {
   destroy(): void {
     this.client.destroy();
   }
-}
-
-/** S3 settings from the mover's command line; credentials come from the AWS env variables. */
-export interface S3UrlOptions {
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
-  /** The outer retry layer's policy (defaults to {@link defaultRetryPolicy}). */
-  retry?: RetryPolicy;
-  /** Called before each outer retry, e.g. to print a progress line. */
-  onRetry?: (event: RetryEvent) => void;
-}
-
-/** Splits `s3://bucket/some/prefix` into bucket and prefix; rejects anything else with the fix. */
-export function parseS3Url(url: string): { bucket: string; prefix: string } {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!match) throw new Error(`repository URL "${url}" is not of the form s3://bucket/prefix`);
-  return { bucket: match[1], prefix: match[2] };
-}
-
-/**
- * The backend for an `s3://bucket/prefix` repository URL, as the mover CLI opens it: an {@link S3Backend}
- * (the SDK retries each request quickly) inside a {@link RetryBackend} (slower retries per operation,
- * then one clear StorageError).
- */
-export function createS3Backend(url: string, options: S3UrlOptions = {}): Backend {
-  const { bucket, prefix } = parseS3Url(url);
-  const s3 = new S3Backend({
-    bucket,
-    prefix,
-    endpoint: options.endpoint,
-    region: options.region,
-    forcePathStyle: options.forcePathStyle,
-  });
-  return new RetryBackend(s3, { policy: options.retry ?? defaultRetryPolicy, onRetry: options.onRetry });
 }

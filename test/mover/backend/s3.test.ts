@@ -1,8 +1,7 @@
 /** The S3 backend against a real S3 HTTP server (s3rver) on 127.0.0.1: the shared suite plus S3 specifics. */
 import { expect } from 'chai';
 import { StorageError } from '../../../src/mover/backend/backend.js';
-import { RetryBackend } from '../../../src/mover/backend/retry.js';
-import { createS3Backend, parseS3Url, S3Backend } from '../../../src/mover/backend/s3.js';
+import { S3Backend } from '../../../src/mover/backend/s3.js';
 import { describeBackendSuite, listAll, rejection } from './suite.js';
 import { s3BackendFor, startS3Server, type TestS3Server } from './s3-server.js';
 
@@ -21,10 +20,10 @@ describe('S3Backend', function () {
   describeBackendSuite(
     's3 (s3rver)',
     async () => {
-      const backend = s3BackendFor(server, { prefix: `suite-${++n}`, listPageSize: 50 });
+      const backend = s3BackendFor(server, { prefix: `suite-${++n}`, listPageSize: 30 });
       return { backend, close: async () => backend.destroy() };
     },
-    { manyKeys: 600, atomicOverwrites: false },
+    { manyKeys: 400, atomicOverwrites: false },
   );
 
   it('keeps prefixes apart in one bucket, even when one prefix starts with the other', async function () {
@@ -85,16 +84,5 @@ describe('S3Backend', function () {
 
   it('rejects a bucket name S3 would refuse, naming the rule', function () {
     expect(() => new S3Backend({ bucket: 'Bad_Bucket' })).to.throw(/invalid S3 bucket name "Bad_Bucket"/);
-  });
-});
-
-describe('createS3Backend (what the mover CLI opens for s3:// URLs)', function () {
-  it('parses s3://bucket/prefix and wraps the S3 backend in RetryBackend', function () {
-    const backend = createS3Backend('s3://my-bucket/backups/prod', { endpoint: 'http://127.0.0.1:1' });
-    expect(backend).to.be.instanceOf(RetryBackend);
-    expect(backend.location).to.equal('s3://my-bucket/backups/prod/');
-    expect(parseS3Url('s3://b-1')).to.deep.equal({ bucket: 'b-1', prefix: '' });
-    expect(() => parseS3Url('s3:/x')).to.throw(/not of the form s3:\/\/bucket\/prefix/);
-    ((backend as RetryBackend).inner as S3Backend).destroy();
   });
 });

@@ -1,0 +1,38 @@
+/** Settings shared by the reconcilers of one controller process. */
+import { type JobSettings, defaultJobSettings } from './mover.js';
+
+/** Knobs of the reconcilers; tests shorten the waits, deployments pick the image. */
+export interface ControllerSettings {
+  jobs: JobSettings;
+  /** How often to re-read a running Job's pod logs for progress, and other polls. */
+  pollMs: number;
+  /** Longest time a guest stays frozen waiting for its snapshots to be cut; then it is thawed and the backup fails. */
+  freezeTimeoutMs: number;
+  /** How long a Backup waits for its PVCs to become Bound before failing. */
+  pvcBindGraceMs: number;
+  /** Longest wait for snapshots to become ready to use. */
+  snapshotTimeoutMs: number;
+  /** Longest wait for a VM to stop before an in-place restore fails. */
+  vmStopTimeoutMs: number;
+  /** Delay before a failed repository check is tried again. */
+  repositoryRetryMs: number;
+  /** VolumeSnapshotClass for backups; undefined = the cluster's default class. */
+  snapshotClassName?: string;
+}
+
+/** Production defaults; `image` tracks the package version, overridable by `CSBS_MOVER_IMAGE`. */
+export function defaultSettings(version: string, env: NodeJS.ProcessEnv = process.env): ControllerSettings {
+  const jobs = defaultJobSettings(version);
+  if (env.CSBS_MOVER_IMAGE) jobs.image = env.CSBS_MOVER_IMAGE;
+  if (env.CSBS_MOVER_SERVICE_ACCOUNT) jobs.serviceAccountName = env.CSBS_MOVER_SERVICE_ACCOUNT;
+  return {
+    jobs,
+    pollMs: 2000,
+    freezeTimeoutMs: 60_000,
+    pvcBindGraceMs: 120_000,
+    snapshotTimeoutMs: 30 * 60_000,
+    vmStopTimeoutMs: 5 * 60_000,
+    repositoryRetryMs: 60_000,
+    ...(env.CSBS_SNAPSHOT_CLASS ? { snapshotClassName: env.CSBS_SNAPSHOT_CLASS } : {}),
+  };
+}

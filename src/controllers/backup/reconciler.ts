@@ -45,7 +45,7 @@ import {
   type Reconciler,
   type ReconcileResult,
 } from '../../runtime/reconciler.js';
-import { jobState } from '../shared/jobs.js';
+import { jobState, podsOfJob } from '../shared/jobs.js';
 import {
   BackupKind,
   BackupRepositoryKind,
@@ -93,17 +93,6 @@ const RESTORE_ACTIVE: readonly string[] = [
   RestorePhase.Restoring,
   RestorePhase.StartingServer,
 ];
-
-/** Pods of a Job: by owner uid, or by the job-name labels the Job controller sets. */
-export function podsOfJob(job: V1Job, pods: V1Pod[]): V1Pod[] {
-  const name = job.metadata?.name;
-  return pods.filter(
-    (p) =>
-      (p.metadata?.ownerReferences ?? []).some((o) => o.uid && o.uid === job.metadata?.uid) ||
-      p.metadata?.labels?.['job-name'] === name ||
-      p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name,
-  );
-}
 
 function creationMs(obj: { metadata?: { creationTimestamp?: unknown } }): number {
   const t = obj.metadata?.creationTimestamp;

@@ -1,0 +1,119 @@
+/**
+ * Pure builders for a BackupRepository: the Job that initializes it if missing and reads its stats
+ * (which is how the controller learns the repository is reachable and the key is right), the scheduled
+ * garbage-collection Job, and the slot arithmetic that names each gc run after its scheduled time, so a
+ * restarted controller never runs the same slot twice.
+ */
+import type { V1Job } from '@kubernetes/client-node';
+import { CronExpressionParser } from 'cron-parser';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, DEFAULT_GC_SCHEDULE } from '../../api/defaults.js';
+import { LABEL_REPOSITORY_JOB } from '../../api/labels.js';
+import type { BackupRepository } from '../../api/types.js';
+import {
+  type JobSettings,
+  type RepositoryAccess,
+  moverContainer,
+  moverJob,
+  repositoryArgs,
+  repositoryVolumes,
+} from '../shared/mover.js';
+import { childName, labelValue } from '../shared/names.js';
+
+/** Labels of a repository's maintenance Jobs. */
+export function repositoryJobLabels(repo: string): Record<string, string> {
+  return { [LABEL_REPOSITORY_JOB]: labelValue(repo) };
+}
+
+/** Name of the init+stats Job for a generation of the repository's spec. */
+export function checkJobName(repo: string, generation: number): string {
+  return childName(repo, `check-g${generation}`);
+}
+
+/** Name of the gc Job of one scheduled slot. */
+export function gcJobName(repo: string, slot: Date): string {
+  return childName(repo, `gc-${slotStamp(slot)}`);
+}
+
+/** `YYYYMMDDhhmm` (UTC) of a slot. */
+export function slotStamp(t: Date): string {
+  return t.toISOString().slice(0, 16).replace(/[-T:]/g, '');
+}
+
+/** Name of the container reporting stats (its log's last JSON line). */
+export const STATS_CONTAINER = 'stats';
+
+function statsContainer(access: RepositoryAccess, settings: JobSettings) {
+  return moverContainer(
+    STATS_CONTAINER,
+    ['csbs', 'mover', 'stats', ...repositoryArgs(access), '--json'],
+    access,
+    settings,
+  );
+}
+
+/** `mover init --if-missing` (an init container), then `mover stats --json`. */
+export function checkJob(repo: BackupRepository, access: RepositoryAccess, settings: JobSettings): V1Job {
+  const name = repo.metadata.name ?? '';
+  const init = moverContainer(
+    'init',
+    [
+      'csbs',
+      'mover',
+      'init',
+      ...repositoryArgs(access),
+      '--block-size',
+      String(repo.spec.blockSize ?? DEFAULT_BLOCK_SIZE),
+      '--compression',
+      repo.spec.compression ?? DEFAULT_COMPRESSION,
+      '--if-missing',
+    ],
+    access,
+    settings,
+  );
+  init.terminationMessagePolicy = 'FallbackToLogsOnError';
+  const job = moverJob({
+    name: checkJobName(name, repo.metadata.generation ?? 1),
+    namespace: repo.metadata.namespace ?? '',
+    labels: repositoryJobLabels(name),
+    containers: [statsContainer(access, settings)],
+    volumes: repositoryVolumes(access),
+    needsRoot: false,
+    settings: { ...settings, backoffLimit: Math.min(settings.backoffLimit, 1), activeDeadlineSeconds: 600 },
+  });
+  const pod = job.spec?.template.spec;
+  if (pod) pod.initContainers = [init];
+  return job;
+}
+
+/** `mover gc` (an init container), then `mover stats --json` to refresh storedBytes. */
+export function gcJob(
+  repo: BackupRepository,
+  access: RepositoryAccess,
+  settings: JobSettings,
+  slot: Date,
+): V1Job {
+  const name = repo.metadata.name ?? '';
+  const gc = moverContainer('gc', ['csbs', 'mover', 'gc', ...repositoryArgs(access)], access, settings);
+  gc.terminationMessagePolicy = 'FallbackToLogsOnError';
+  const job = moverJob({
+    name: gcJobName(name, slot),
+    namespace: repo.metadata.namespace ?? '',
+    labels: repositoryJobLabels(name),
+    containers: [statsContainer(access, settings)],
+    volumes: repositoryVolumes(access),
+    needsRoot: false,
+    settings,
+  });
+  const pod = job.spec?.template.spec;
+  if (pod) pod.initContainers = [gc];
+  return job;
+}
+
+/** The latest gc slot at or before `now`, and the next one after it (UTC cron). */
+export function gcSlots(schedule: string | undefined, now: Date): { last: Date; next: Date } {
+  const expr = schedule || DEFAULT_GC_SCHEDULE;
+  const it = CronExpressionParser.parse(expr, { currentDate: new Date(now.getTime() + 1000), tz: 'UTC' });
+  const last = it.prev().toDate();
+  const after = CronExpressionParser.parse(expr, { currentDate: now, tz: 'UTC' });
+  return { last, next: after.next().toDate() };
+}

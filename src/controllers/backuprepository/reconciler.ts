@@ -1,0 +1,238 @@
+/**
+ * The BackupRepository controller: a Job runs `csbs mover init --if-missing` and `stats` for each
+ * generation of the spec; success makes the repository Ready (with storedBytes), failure makes it Failed
+ * with what the mover said (wrong key, unreachable storage) and it is retried after a pause. While
+ * Ready, `csbs mover gc` runs on the repository's cron schedule, one Job per scheduled slot.
+ */
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { ConditionType, Reason, RepositoryPhase } from '../../api/conditions.js';
+import { DEFAULT_KEY_SECRET_KEY } from '../../api/defaults.js';
+import { LABEL_REPOSITORY, LABEL_REPOSITORY_JOB } from '../../api/labels.js';
+import type { BackupRepositoryStatus } from '../../api/types.js';
+import { formatTime, setConditions, type ConditionInput } from '../../runtime/conditions.js';
+import { deepEqual } from '../../runtime/equality.js';
+import { isAlreadyExists } from '../../runtime/errors.js';
+import { Kinds } from '../../runtime/kinds.js';
+import {
+  mapByLabel,
+  type ObjectKey,
+  type ReconcileContext,
+  type Reconciler,
+  type ReconcileResult,
+} from '../../runtime/reconciler.js';
+import { jobState, podsOfJob } from '../shared/jobs.js';
+import { BackupKind, BackupRepositoryKind } from '../shared/kinds.js';
+import { labelValue } from '../shared/names.js';
+import { repositoryAccess } from '../shared/repository.js';
+import type { ControllerSettings } from '../shared/settings.js';
+import { STATS_CONTAINER, checkJob, checkJobName, gcJob, gcJobName, gcSlots } from './desired.js';
+import { maintenanceFailure, storedBytesOf } from './status.js';
+
+/** The BackupRepository reconciler. */
+export class BackupRepositoryReconciler implements Reconciler {
+  readonly name = 'backuprepository';
+  readonly for = Kinds.BackupRepository;
+  readonly watches = [{ kind: Kinds.Job, map: mapByLabel(LABEL_REPOSITORY_JOB) }];
+
+  constructor(private readonly settings: ControllerSettings) {}
+
+  async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const repo = await ctx.client.tryGet(BackupRepositoryKind, key.namespace, key.name);
+    if (!repo || repo.metadata.deletionTimestamp) return;
+    const ns = key.namespace;
+    const gen = repo.metadata.generation ?? 1;
+    const now = ctx.clock.now();
+    const write = async (
+      status: BackupRepositoryStatus,
+      conds: Omit<ConditionInput, 'observedGeneration'>[] = [],
+    ) => {
+      const full: BackupRepositoryStatus = {
+        ...status,
+        observedGeneration: gen,
+        conditions: setConditions(
+          repo.status?.conditions,
+          conds.map((c) => ({ ...c, observedGeneration: gen })),
+          now,
+        ),
+      };
+      if (deepEqual({ ...(repo.status ?? {}), ...full }, repo.status ?? {})) return;
+      await ctx.client.patchStatus(BackupRepositoryKind, ns, key.name, full, {
+        resourceVersion: repo.metadata.resourceVersion ?? '',
+      });
+    };
+    const fail = async (reason: string, message: string, retry = true) => {
+      if (repo.status?.phase !== RepositoryPhase.Failed || repo.status.message !== message)
+        await ctx.events.warning(repo, reason, message);
+      await write({ phase: RepositoryPhase.Failed, message }, [
+        { type: ConditionType.Ready, status: 'False', reason, message },
+      ]);
+      return retry ? { requeueAfterMs: this.settings.repositoryRetryMs } : undefined;
+    };
+
+    // Things a pod would silently wait for forever are checked here, with a message saying what to fix.
+    const secretRef = repo.spec.encryption.keySecretRef;
+    const secretKey = secretRef.key ?? DEFAULT_KEY_SECRET_KEY;
+    const secret = await ctx.client.tryGet(Kinds.Secret, ns, secretRef.name);
+    if (!secret || !(secret.data?.[secretKey] || secret.stringData?.[secretKey]))
+      return fail(
+        Reason.SecretNotFound,
+        secret
+          ? `Secret ${secretRef.name} has no key ${secretKey}: add the repository key under it or fix spec.encryption.keySecretRef.key`
+          : `Secret ${secretRef.name} not found in namespace ${ns}: create it with the repository key under ${secretKey}`,
+      );
+    const fs = repo.spec.backend.filesystem;
+    if (fs && !(await ctx.client.tryGet(Kinds.PersistentVolumeClaim, ns, fs.persistentVolumeClaim.claimName)))
+      return fail(
+        Reason.RepositoryUnreachable,
+        `PVC ${fs.persistentVolumeClaim.claimName} not found in namespace ${ns}: create it or fix spec.backend.filesystem.persistentVolumeClaim`,
+      );
+    const access = repositoryAccess(repo);
+    const pods = async (job: V1Job): Promise<V1Pod[]> =>
+      podsOfJob(
+        job,
+        (
+          await ctx.client.list(Kinds.Pod, ns, {
+            labelSelector: `${LABEL_REPOSITORY_JOB}=${labelValue(key.name)}`,
+          })
+        ).items,
+      );
+    const backupCount = async () =>
+      (
+        await ctx.client.list(BackupKind, ns, {
+          labelSelector: `${LABEL_REPOSITORY}=${labelValue(key.name)}`,
+        })
+      ).items.length;
+    const stored = async (job: V1Job): Promise<number | undefined> => {
+      const pod = (await pods(job)).find((p) => p.status?.phase === 'Succeeded');
+      if (!pod) return undefined;
+      try {
+        return storedBytesOf(
+          await ctx.client.podLogs(ns, pod.metadata?.name ?? '', { container: STATS_CONTAINER }),
+        );
+      } catch {
+        return undefined;
+      }
+    };
+
+    // 1. The check for this generation (init if missing + stats).
+    const ready = repo.status?.phase === RepositoryPhase.Ready && repo.status.observedGeneration === gen;
+    if (!ready) {
+      const name = checkJobName(key.name, gen);
+      let job = await ctx.client.tryGet(Kinds.Job, ns, name);
+      if (!job) {
+        try {
+          job = await ctx.client.create(Kinds.Job, checkJob(repo, access, this.settings.jobs));
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+          return { requeueAfterMs: this.settings.pollMs };
+        }
+        await write(
+          {
+            phase:
+              repo.status?.phase === RepositoryPhase.Failed
+                ? RepositoryPhase.Failed
+                : RepositoryPhase.Pending,
+          },
+          [
+            {
+              type: ConditionType.Ready,
+              status: 'Unknown',
+              reason: Reason.InProgress,
+              message: `Job ${name} is initializing and checking the repository`,
+            },
+          ],
+        );
+        return { requeueAfterMs: this.settings.pollMs };
+      }
+      const st = jobState(job);
+      if (st.state === 'running') return { requeueAfterMs: this.settings.pollMs };
+      if (st.state === 'failed') {
+        const why = maintenanceFailure(await pods(job)) ?? `Job ${name} failed: ${st.reason} ${st.message}`;
+        const reason = /exited 3\b/.test(why) ? Reason.WrongKey : Reason.RepositoryUnreachable;
+        // Retry after a pause: the Secret or the storage may be fixed meanwhile.
+        const finished =
+          job.status?.completionTime ??
+          job.status?.conditions?.find((c) => c.type === 'Failed')?.lastTransitionTime;
+        const age = finished ? now.getTime() - new Date(finished as unknown as string).getTime() : Infinity;
+        if (age >= this.settings.repositoryRetryMs)
+          await ctx.client.delete(Kinds.Job, ns, name, {
+            propagationPolicy: 'Background',
+            ignoreNotFound: true,
+          });
+        return fail(reason, `repository check failed: ${why}`);
+      }
+      const storedBytes = await stored(job);
+      await write(
+        {
+          phase: RepositoryPhase.Ready,
+          message: `repository ready at ${access.filesystem ? `PVC ${access.filesystem.claimName}` : `s3://${access.s3?.bucket}`}`,
+          lastCheckTime: formatTime(now),
+          backupCount: await backupCount(),
+          ...(storedBytes !== undefined ? { storedBytes } : {}),
+        },
+        [
+          {
+            type: ConditionType.Ready,
+            status: 'True',
+            reason: Reason.RepositoryInitialized,
+            message: 'initialized and reachable with the given key',
+          },
+        ],
+      );
+      if (repo.status?.phase !== RepositoryPhase.Ready)
+        await ctx.events.normal(repo, 'Ready', 'repository initialized and reachable');
+      await ctx.client.delete(Kinds.Job, ns, name, { propagationPolicy: 'Background', ignoreNotFound: true });
+      return { requeueAfterMs: 0 };
+    }
+
+    // 2. Garbage collection on schedule (never for a slot before the repository existed).
+    const { last, next } = gcSlots(repo.spec.maintenance?.gcSchedule, now);
+    const created = new Date((repo.metadata.creationTimestamp as unknown as string) ?? now.toISOString());
+    const lastGC = repo.status?.lastGCTime ? new Date(repo.status.lastGCTime) : undefined;
+    const due = last > created && (!lastGC || lastGC < last);
+    const jobs = (
+      await ctx.client.list(Kinds.Job, ns, {
+        labelSelector: `${LABEL_REPOSITORY_JOB}=${labelValue(key.name)}`,
+      })
+    ).items;
+    const gcName = gcJobName(key.name, last);
+    for (const old of jobs) {
+      const n = old.metadata?.name ?? '';
+      if (n.startsWith(`${gcJobName(key.name, new Date(0)).slice(0, -12)}`) && n !== gcName)
+        await ctx.client.delete(Kinds.Job, ns, n, { propagationPolicy: 'Background', ignoreNotFound: true });
+    }
+    const untilNext = Math.min(Math.max(next.getTime() - now.getTime(), 1000), 3600_000);
+    if (!due) return { requeueAfterMs: untilNext };
+    let job = jobs.find((j) => j.metadata?.name === gcName);
+    if (!job) {
+      try {
+        job = await ctx.client.create(Kinds.Job, gcJob(repo, access, this.settings.jobs, last));
+        await ctx.events.normal(repo, 'GarbageCollecting', `gc Job ${gcName} started`);
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+      return { requeueAfterMs: this.settings.pollMs };
+    }
+    const st = jobState(job);
+    if (st.state === 'running') return { requeueAfterMs: this.settings.pollMs };
+    if (st.state === 'failed') {
+      const why = maintenanceFailure(await pods(job)) ?? `${st.reason} ${st.message}`;
+      if (repo.status?.message !== `gc failed: ${why}`)
+        await ctx.events.warning(repo, 'GarbageCollectionFailed', why);
+      await write({ message: `gc failed: ${why}` });
+      // The failed Job stays until the next slot, so this slot is not retried in a loop.
+      return { requeueAfterMs: untilNext };
+    }
+    const storedBytes = await stored(job);
+    await write({
+      lastGCTime: formatTime(last),
+      lastCheckTime: formatTime(now),
+      backupCount: await backupCount(),
+      message: 'repository ready; garbage collected',
+      ...(storedBytes !== undefined ? { storedBytes } : {}),
+    });
+    await ctx.events.normal(repo, 'GarbageCollected', `gc of slot ${formatTime(last)} done`);
+    await ctx.client.delete(Kinds.Job, ns, gcName, { propagationPolicy: 'Background', ignoreNotFound: true });
+    return { requeueAfterMs: untilNext };
+  }
+}

@@ -18,7 +18,7 @@ const SUFFIX: Record<string, number> = {
 /** Bytes of a quantity, or undefined when it is not one. */
 export function quantityBytes(q: string | number | undefined): number | undefined {
   if (typeof q === 'number') return q;
-  const m = /^\s*(\d+(?:\.\d+)?)([kMGTPE]i?|)\s*$/.exec(q ?? '');
+  const m = /^\s*(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|)\s*$/.exec(q ?? '');
   if (!m) return undefined;
   const mult = SUFFIX[m[2]];
   return mult === undefined ? undefined : Math.ceil(Number(m[1]) * mult);

@@ -1,0 +1,100 @@
+import { expect } from 'chai';
+import {
+  checkJob,
+  checkJobName,
+  gcJob,
+  gcJobName,
+  gcSlots,
+  slotStamp,
+} from '../../../src/controllers/backuprepository/desired.js';
+import { maintenanceFailure, storedBytesOf } from '../../../src/controllers/backuprepository/status.js';
+import { defaultJobSettings } from '../../../src/controllers/shared/mover.js';
+import { repositoryAccess } from '../../../src/controllers/shared/repository.js';
+import { aJob, aPod, aRepository } from '../builders.js';
+
+const settings = defaultJobSettings('0');
+
+describe('controllers/backuprepository', () => {
+  it('the check Job initializes if missing, then reports stats', () => {
+    const repo = aRepository('repo');
+    const job = checkJob(repo, repositoryAccess(repo), settings);
+    expect(job.metadata?.name).to.equal(checkJobName('repo', 2)).and.to.equal('repo-check-g2');
+    expect(job.metadata?.labels?.['csbs.dev/repository-job']).to.equal('repo');
+    const pod = job.spec?.template.spec;
+    expect(pod?.initContainers?.[0].command).to.deep.equal([
+      'csbs',
+      'mover',
+      'init',
+      '--repo',
+      '/repository/csbs',
+      '--block-size',
+      '16384',
+      '--compression',
+      'lz4',
+      '--if-missing',
+    ]);
+    expect(pod?.containers[0].command).to.deep.equal([
+      'csbs',
+      'mover',
+      'stats',
+      '--repo',
+      '/repository/csbs',
+      '--json',
+    ]);
+    expect(job.spec?.backoffLimit).to.equal(1);
+  });
+
+  it('gc Jobs are named after their scheduled slot', () => {
+    const repo = aRepository('repo', 's3');
+    const slot = new Date('2026-03-04T03:00:00Z');
+    const job = gcJob(repo, repositoryAccess(repo), settings, slot);
+    expect(job.metadata?.name).to.equal(gcJobName('repo', slot)).and.to.equal('repo-gc-202603040300');
+    expect(job.spec?.template.spec?.initContainers?.[0].command?.slice(0, 3)).to.deep.equal([
+      'csbs',
+      'mover',
+      'gc',
+    ]);
+    expect(job.spec?.template.spec?.volumes).to.deep.equal([]);
+    expect(slotStamp(slot)).to.equal('202603040300');
+  });
+
+  const slotCases: [string | undefined, string, string, string][] = [
+    [undefined, '2026-03-04T10:00:00Z', '2026-03-04T03:00:00.000Z', '2026-03-05T03:00:00.000Z'],
+    ['0 3 * * *', '2026-03-04T03:00:00Z', '2026-03-04T03:00:00.000Z', '2026-03-05T03:00:00.000Z'],
+    ['*/15 * * * *', '2026-03-04T10:07:00Z', '2026-03-04T10:00:00.000Z', '2026-03-04T10:15:00.000Z'],
+  ];
+  for (const [cron, now, last, next] of slotCases)
+    it(`gc slots of ${cron ?? 'the default'} at ${now}`, () => {
+      const s = gcSlots(cron, new Date(now));
+      expect(s.last.toISOString()).to.equal(last);
+      expect(s.next.toISOString()).to.equal(next);
+    });
+
+  it('reads stats and maintenance failures', () => {
+    expect(storedBytesOf('{"phase":"x"}\n{"storedBytes":1234,"manifests":3}\n')).to.equal(1234);
+    expect(storedBytesOf('not json')).to.equal(undefined);
+    const job = aJob('ns', 'repo-check-g1').result();
+    const pod = aPod(job, 'p').result();
+    pod.status = {
+      initContainerStatuses: [
+        {
+          name: 'init',
+          image: 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: {
+            terminated: {
+              exitCode: 3,
+              message: 'line1\n{"error":{"code":"WrongKey","message":"wrong repository key"},"exitCode":3}',
+            },
+          },
+        },
+      ],
+    };
+    expect(maintenanceFailure([pod])).to.equal(
+      'mover init exited 3 (wrong repository key): wrong repository key',
+    );
+    expect(maintenanceFailure([aPod(job, 'q').exited('stats', 0, '{}').result()])).to.equal(undefined);
+  });
+});

@@ -1,0 +1,121 @@
+import { expect } from 'chai';
+import {
+  chooseBaseName,
+  desiredBackup,
+  displayNames,
+  generatedBaseName,
+  madeBy,
+} from '../../../src/controllers/oneoffbackup/desired.js';
+import { overallPhase, summary } from '../../../src/controllers/oneoffbackup/status.js';
+import type { OneOffBackupResult, ServerRef } from '../../../src/api/types.js';
+import { aBackup, aOneOff } from '../builders.js';
+
+const vm1: ServerRef = { kind: 'VirtualMachine', name: 'vm1' };
+const vm2: ServerRef = { kind: 'VirtualMachine', name: 'vm2' };
+
+describe('controllers/oneoffbackup', () => {
+  it('generated names are manualbk_ + 4 hex, stable per uid and attempt', () => {
+    const a = generatedBaseName('uid-1', 0);
+    expect(a).to.match(/^manualbk_[0-9a-f]{4}$/);
+    expect(generatedBaseName('uid-1', 0)).to.equal(a);
+    expect(generatedBaseName('uid-1', 1)).to.not.equal(a);
+    expect(displayNames('manualbk_abcd', [vm1])).to.deep.equal(['manualbk_abcd']);
+    expect(displayNames('manualbk_abcd', [vm1, vm2])).to.deep.equal([
+      'manualbk_abcd-0001',
+      'manualbk_abcd-0002',
+    ]);
+  });
+
+  it('builds a Backup with lookup labels and no owner reference', () => {
+    const oob = aOneOff('before-upgrade', { server: vm1, description: 'pre-upgrade', forceFull: true });
+    const b = desiredBackup(oob, vm1, 'manualbk_abcd', 'repo');
+    expect(b.metadata.name).to.equal('manualbk-abcd');
+    expect(b.metadata.ownerReferences).to.equal(undefined);
+    expect(b.metadata.labels).to.deep.include({
+      'csbs.dev/server-kind': 'VirtualMachine',
+      'csbs.dev/server-name': 'vm1',
+      'csbs.dev/repository': 'repo',
+      'csbs.dev/origin': 'OneOff',
+      'csbs.dev/oneoffbackup': 'before-upgrade',
+    });
+    expect(b.spec).to.deep.equal({
+      backupName: 'manualbk_abcd',
+      server: vm1,
+      origin: 'OneOff',
+      oneOffBackupRef: { name: 'before-upgrade' },
+      repositoryRef: { name: 'repo' },
+      description: 'pre-upgrade',
+      forceFull: true,
+    });
+    expect(madeBy(b, oob)).to.equal(true);
+    expect(madeBy(b, aOneOff('before-upgrade', { server: vm1 }, 'other-uid'))).to.equal(false);
+  });
+
+  describe('choosing the base name', () => {
+    const oob = aOneOff('req', { servers: [vm1, vm2] });
+    const first = generatedBaseName('uid-req', 0);
+    const second = generatedBaseName('uid-req', 1);
+    const foreign = (name: string) => aBackup('ns', name).result();
+    const cases = [
+      { name: 'nothing taken: first attempt', oob, existing: [], want: { base: first } },
+      {
+        name: 'a foreign backup holds one per-server name: next attempt',
+        oob,
+        existing: [foreign(`${first.replace('_', '-')}-0002`)],
+        want: { base: second },
+      },
+      {
+        name: 'our own backup holds it: keep the name (restart)',
+        oob,
+        existing: [desiredBackup(oob, vm1, `${first}-0001`, 'repo')],
+        want: { base: first },
+      },
+      {
+        name: 'user name free',
+        oob: aOneOff('req', { server: vm1, backupName: 'manualbk_release' }),
+        existing: [],
+        want: { base: 'manualbk_release' },
+      },
+      {
+        name: 'user name taken: rejected',
+        oob: aOneOff('req', { server: vm1, backupName: 'manualbk_release' }),
+        existing: [foreign('manualbk-release')],
+        want: { taken: 'manualbk_release' },
+      },
+    ];
+    for (const c of cases)
+      it(c.name, () =>
+        expect(chooseBaseName(c.oob, c.oob.spec.servers ?? [vm1], c.existing)).to.deep.equal(c.want),
+      );
+  });
+
+  describe('status', () => {
+    const r = (name: string, phase?: OneOffBackupResult['phase']): OneOffBackupResult => ({
+      server: vm1,
+      backupName: name.replace('-', '_'),
+      name,
+      ...(phase ? { phase } : {}),
+    });
+    const cases: [string, OneOffBackupResult[], string][] = [
+      ['none yet', [], 'Pending'],
+      ['one running', [r('manualbk-a', 'Available'), r('manualbk-b', 'Uploading')], 'InProgress'],
+      ['one without a phase yet', [r('manualbk-a')], 'InProgress'],
+      ['all available', [r('manualbk-a', 'Available'), r('manualbk-b', 'Restoring')], 'Completed'],
+      ['some failed', [r('manualbk-a', 'Available'), r('manualbk-b', 'Failed')], 'PartiallyFailed'],
+      ['all failed', [r('manualbk-a', 'Failed')], 'Failed'],
+    ];
+    for (const [name, results, want] of cases)
+      it(`${name} -> ${want}`, () => expect(overallPhase(results)).to.equal(want));
+    it('summaries name what failed and why', () => {
+      expect(summary([r('manualbk-a', 'Failed')], new Map([['manualbk-a', 'PVC x not Bound']]))).to.equal(
+        'manualbk_a (VirtualMachine vm1) failed: PVC x not Bound',
+      );
+      expect(summary([r('manualbk-a', 'Available')], new Map())).to.equal(
+        '1 backup(s) available: manualbk_a',
+      );
+      expect(summary([r('manualbk-a', 'Available'), r('manualbk-b')], new Map())).to.equal(
+        '1/2 backup(s) available',
+      );
+    });
+  });
+});

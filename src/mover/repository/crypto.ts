@@ -20,7 +20,9 @@ export const ZERO_ID = Buffer.alloc(ID_BYTES);
 
 /** The keyed BLAKE3 hash of `data`: a block or page id that reveals nothing without the id key. */
 export function blobId(idKey: Buffer, data: Uint8Array): Buffer {
-  return Blake3Hasher.newKeyed(idKey).update(data).digestBuffer();
+  // @napi-rs/blake-hash 1.3.4 (pinned) types update() with Buffer only: view the same bytes as one.
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Blake3Hasher.newKeyed(idKey).update(bytes).digestBuffer();
 }
 
 /** Encrypts and authenticates `plaintext` (binding `aad`): nonce || ciphertext || tag. */

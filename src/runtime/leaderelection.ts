@@ -25,6 +25,8 @@ export interface LeaderElectionConfig {
   renewDeadlineMs?: number;
   /** Interval between acquire/renew attempts (default 2 s). */
   retryPeriodMs?: number;
+  /** Release the lease on stop() (default true); false leaves it to expire, as a crash would. */
+  releaseOnCancel?: boolean;
 }
 
 /** Callbacks and dependencies of {@link LeaderElector}. */
@@ -111,7 +113,7 @@ export class LeaderElector {
     await this.loopDone;
     this.loopDone = undefined;
     if (this.current === 'leader') {
-      await this.release();
+      if (this.opts.releaseOnCancel ?? true) await this.release();
       this.setState('follower');
     }
   }

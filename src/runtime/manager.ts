@@ -178,6 +178,7 @@ export class Manager {
         leaseDurationMs: le.leaseDurationMs,
         renewDeadlineMs: le.renewDeadlineMs,
         retryPeriodMs: le.retryPeriodMs,
+        releaseOnCancel: le.releaseOnCancel,
         onStartedLeading: () => this.setLeading(true),
         onStoppedLeading: () => this.setLeading(false),
       });

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerController } from './cli/controller.js';
 import { registerMover } from './cli/mover.js';
+import { registerSandbox } from './cli/sandbox.js';
 import { registerVersion } from './cli/version.js';
 import { version } from './version.js';
 
@@ -14,5 +15,6 @@ const program = new Command('csbs')
 registerVersion(program);
 registerController(program);
 registerMover(program);
+registerSandbox(program);
 
 await program.parseAsync(process.argv);

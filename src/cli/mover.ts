@@ -11,7 +11,10 @@ import { openBackend } from '../mover/backend/open.js';
 import { ExitCode, MoverError, toMoverError, usageError } from '../mover/errors.js';
 import { COMPRESSION_NAMES, type CompressionName } from '../mover/repository/codec.js';
 import { Repository } from '../mover/repository/repository.js';
+import { gc } from '../mover/gc.js';
+import { deleteManifests, listManifests, repoStats } from '../mover/inventory.js';
 import { restore } from '../mover/restore.js';
+import { verify } from '../mover/verify.js';
 
 interface CommonOptions {
   repo: string;
@@ -281,6 +284,112 @@ export function registerMover(program: Command): void {
           onProgress,
         });
         return { summary };
+      });
+    });
+
+  common(mover.command('verify').description('check that every manifest can be restored'))
+    .option(
+      '--read-data [fraction]',
+      'also read, decrypt and re-hash blocks: all, or a random fraction of packs (0..1)',
+    )
+    .action(async (opts: CommonOptions & { readData?: string | boolean }) => {
+      await run(opts, async () => {
+        let readData: number | undefined;
+        if (opts.readData === true) readData = 1;
+        else if (typeof opts.readData === 'string') {
+          readData = Number(opts.readData);
+          if (!(readData > 0 && readData <= 1))
+            throw usageError(`--read-data=${opts.readData}: expected a fraction in (0, 1]`);
+        }
+        const onProgress = progressPrinter(opts);
+        const workers = workerCount(opts);
+        const repo = await openRepo(opts);
+        const result = await verify(repo, {
+          ...(readData !== undefined ? { readData } : {}),
+          ...(workers ? { workers } : {}),
+          onProgress,
+        });
+        if (result.ok) return { summary: result };
+        // Keep the line short for termination messages: the first bad blocks and their first uses.
+        const bad = result.bad.slice(0, 10).map((b) => ({ ...b, uses: b.uses.slice(0, 5) }));
+        const error = new MoverError(
+          'Corrupt',
+          `verify found ${result.bad.length} bad block(s): ${bad
+            .slice(0, 3)
+            .map(
+              (b) =>
+                `${b.block || 'manifest'} (${b.reason}) used by ${b.uses.map((u) => `${u.manifest}@${u.offset}`).join(', ')}`,
+            )
+            .join('; ')}`,
+        );
+        return {
+          summary: {
+            ...result,
+            bad,
+            error: { code: error.code, message: error.message.slice(0, 1500) },
+            exitCode: error.exitCode,
+          },
+          exitCode: error.exitCode,
+          error,
+        };
+      });
+    });
+
+  common(mover.command('list').description('list the manifests (backups) in the repository'))
+    .option('--json', 'print one JSON line with all manifests instead of a table')
+    .action(async (opts: CommonOptions & { json?: boolean }) => {
+      if (!opts.json) {
+        try {
+          const manifests = await listManifests(await openRepo(opts));
+          process.stdout.write(
+            `${'ID'.padEnd(18)}${'TIME'.padEnd(26)}${'TYPE'.padEnd(13)}${'SIZE'.padStart(14)}  TAGS\n`,
+          );
+          for (const m of manifests) {
+            const tags = Object.entries(m.tags)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',');
+            process.stdout.write(
+              `${m.id.padEnd(18)}${m.time.padEnd(26)}${m.type.padEnd(13)}${String(m.sizeBytes).padStart(14)}  ${tags}\n`,
+            );
+          }
+          return;
+        } catch {
+          // fall through to the JSON error line and exit code
+        }
+      }
+      await run(opts, async () => ({ summary: { manifests: await listManifests(await openRepo(opts)) } }));
+    });
+
+  common(mover.command('stats').description('space used: logical, stored, dedup and compression ratios'))
+    .option('--json', 'print JSON (the default output is JSON too; kept for symmetry with list)')
+    .action(async (opts: CommonOptions) => {
+      await run(opts, async () => ({ summary: await repoStats(await openRepo(opts)) }));
+    });
+
+  common(mover.command('delete').description('delete manifests (their data is reclaimed by gc)'))
+    .requiredOption(
+      '--manifest <id>',
+      'manifest to delete (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .action(async (opts: CommonOptions & { manifest: string[] }) => {
+      await run(opts, async () => ({ summary: await deleteManifests(await openRepo(opts), opts.manifest) }));
+    });
+
+  common(mover.command('gc').description('reclaim space no manifest uses (safe beside running backups)'))
+    .addOption(
+      new Option(
+        '--repack-below <fraction>',
+        'repack packs whose live share is below this (0 = never)',
+      ).default('0.5'),
+    )
+    .action(async (opts: CommonOptions & { repackBelow: string }) => {
+      await run(opts, async () => {
+        const repackBelow = Number(opts.repackBelow);
+        if (!(repackBelow >= 0 && repackBelow <= 1))
+          throw usageError(`--repack-below ${opts.repackBelow}: expected 0..1`);
+        return { summary: await gc(await openRepo(opts), { repackBelow }) };
       });
     });
 }

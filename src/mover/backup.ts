@@ -68,6 +68,8 @@ export interface BackupSummary {
 
 /** Bytes per hash request: large sequential reads, a few MiB each. */
 const CHUNK_BYTES = 4 << 20;
+/** How often a running backup picks up index objects written by others. */
+const INDEX_REFRESH_MS = 2000;
 
 /** Backs up `options.source` into `repo` and returns the summary; the manifest is written last. */
 export async function backup(repo: Repository, options: BackupOptions): Promise<BackupSummary> {
@@ -166,7 +168,17 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       return want;
     };
 
+    // Other backups index their packs as they go: re-read new index objects now and then, so
+    // concurrent backups of similar volumes dedup against each other.
+    let lastRefresh = Date.now();
+    const refreshIndex = async (): Promise<void> => {
+      if (Date.now() - lastRefresh < INDEX_REFRESH_MS) return;
+      lastRefresh = Date.now();
+      await repo.loadIndex();
+    };
+
     const processChunk = async (c: number): Promise<void> => {
+      await refreshIndex();
       const first = c * chunkBlocks;
       const count = Math.min(chunkBlocks, nBlocks - first);
       const offset = first * blockSize;

@@ -10,8 +10,8 @@ import { WorkerPool } from './pipeline/pool.js';
 import type { DecodeReply, HashReply } from './pipeline/messages.js';
 import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
-import { type BlobLocation, idKey, type Repository } from './repository/repository.js';
-import { statVolume } from './volume.js';
+import { type BlobLocation, idKey, type Manifest, type Repository } from './repository/repository.js';
+import { statVolume, type VolumeInfo } from './volume.js';
 
 /** Options of {@link restore}. */
 export interface RestoreOptions {
@@ -67,8 +67,7 @@ interface Item {
 export async function restore(repo: Repository, options: RestoreOptions): Promise<RestoreSummary> {
   const started = process.hrtime.bigint();
   const manifest = await repo.loadManifest(options.manifest);
-  const { blockSize, pageBlocks, sizeBytes: size } = manifest;
-  const nBlocks = Math.ceil(size / blockSize);
+  const size = manifest.sizeBytes;
   const target = options.target;
   const existing = await statVolume(target).catch((err: unknown) => {
     throw err instanceof MoverError
@@ -84,6 +83,24 @@ export async function restore(repo: Repository, options: RestoreOptions): Promis
   if (options.onlyChanged && !existing) {
     throw new MoverError('NotFound', `--only-changed needs an existing target, and ${target} does not exist`);
   }
+  const lock = await repo.lock('restore');
+  try {
+    return await restoreLocked(repo, options, manifest, existing, started);
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}
+
+async function restoreLocked(
+  repo: Repository,
+  options: RestoreOptions,
+  manifest: Manifest,
+  existing: VolumeInfo | undefined,
+  started: bigint,
+): Promise<RestoreSummary> {
+  const { blockSize, pageBlocks, sizeBytes: size } = manifest;
+  const nBlocks = Math.ceil(size / blockSize);
+  const target = options.target;
   await repo.loadIndex();
 
   // A fresh (or emptied) regular file reads as zeros, so holes need no writes.

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { KEY, makeVolume, mover, ok, pseudoRandom, sha256, tempDir, writeAt } from './helpers.js';
 
 describe('csbs mover (CLI, directory repository)', function () {
+  this.timeout(60_000);
   let t: ReturnType<typeof tempDir>;
   let repo: string;
   let vol: string;

@@ -100,7 +100,7 @@ export function mover(
     child.on('close', (code, signal) => {
       const lines = stdout
         .split('\n')
-        .filter((l) => l.trim() !== '')
+        .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       resolve({ code, signal, stdout, stderr, lines, last: lines[lines.length - 1] ?? {} });
     });

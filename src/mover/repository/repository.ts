@@ -68,6 +68,8 @@ export class BlobIndex {
   private readonly blobs = new Map<string, BlobLocation>();
   /** Index objects already loaded, so a refresh reads only new ones. */
   readonly loadedFiles = new Set<string>();
+  /** Every pack's entries as indexed (gc rewrites index objects from these). */
+  readonly packs = new Map<string, IndexedPack>();
 
   /** Adds (or re-adds) a pack's blobs; the first location seen for an id wins. */
   addPack(p: IndexedPack): void {
@@ -77,6 +79,7 @@ export class BlobIndex {
       this.packIds.push(p.packId);
       this.packSizes.push(p.size);
       this.packNumbers.set(p.packId, pack);
+      this.packs.set(p.packId, p);
     }
     for (const e of p.entries) {
       const key = idKey(e.id);
@@ -146,7 +149,7 @@ export interface Manifest {
 /** A lock object: a running backup (or gc, delete) announcing itself to gc. */
 export interface LockInfo {
   id: string;
-  kind: 'backup' | 'gc' | 'delete';
+  kind: 'backup' | 'restore' | 'verify' | 'gc';
   created: string;
   refreshed: string;
   host: string;

@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { makeVolume, mover, ok, pseudoRandom, sha256, tempDir, writeAt } from './helpers.js';
+
+/** Every pack file of a directory repository. */
+function packFiles(repo: string): string[] {
+  const dir = path.join(repo, 'data');
+  return readdirSync(dir).flatMap((sub) =>
+    readdirSync(path.join(dir, sub)).map((f) => path.join(dir, sub, f)),
+  );
+}
+
+describe('csbs mover list, stats, verify, delete, gc', function () {
+  this.timeout(120_000);
+  let t: ReturnType<typeof tempDir>;
+  let repo: string;
+  const vols: string[] = [];
+  beforeEach(async () => {
+    t = tempDir();
+    repo = path.join(t.dir, 'repo');
+    vols.length = 0;
+    for (let i = 0; i < 3; i++) {
+      vols.push(path.join(t.dir, `vol${i}.img`));
+      makeVolume(vols[i]!, 3 << 20, 10 + i);
+    }
+    await ok(['init', '--repo', repo, '--block-size', '16Ki', '--pack-size', '256Ki']);
+  });
+  afterEach(() => t.cleanup());
+
+  const restoresTo = async (manifest: string, expected: string): Promise<void> => {
+    const out = path.join(t.dir, `restore-${manifest}.img`);
+    await ok(['restore', '--repo', repo, '--manifest', manifest, '--target', out]);
+    expect(sha256(out)).to.equal(expected);
+  };
+
+  it('lists manifests with tags, and stats reports dedup and compression', async () => {
+    const a = await ok(['backup', '--repo', repo, '--source', vols[0]!, '--tag', 'pvc=a']);
+    const b = await ok(['backup', '--repo', repo, '--source', vols[0]!, '--parent', a.manifest as string]);
+    const list = await ok(['list', '--repo', repo, '--json']);
+    const ms = list.manifests as { id: string; type: string; tags: Record<string, string> }[];
+    expect(ms.map((m) => m.id)).to.have.members([a.manifest, b.manifest]);
+    expect(ms.find((m) => m.id === a.manifest)!.tags).to.deep.equal({ pvc: 'a' });
+    expect(b).to.include({ blocksNew: 0, type: 'Incremental' });
+    const table = await mover(['list', '--repo', repo]);
+    expect(table.stdout).to.include(a.manifest as string);
+    const stats = await ok(['stats', '--repo', repo]);
+    expect(stats).to.include({ manifests: 2, logicalBytes: 2 * (3 << 20), dataBytes: 2 * (2 << 20) });
+    expect(stats.dedupRatio as number).to.be.greaterThan(2); // two identical backups, repeated text blocks
+    expect(stats.compressionRatio as number).to.be.greaterThan(1);
+  });
+
+  it('a flipped byte: verify and restore name the block and offset; other manifests still restore', async () => {
+    const a = await ok(['backup', '--repo', repo, '--source', vols[0]!]);
+    const before = new Set(packFiles(repo));
+    const b = await ok(['backup', '--repo', repo, '--source', vols[1]!]);
+    expect((await ok(['verify', '--repo', repo, '--read-data'])).ok).to.equal(true);
+    // Damage the first blob of one of a's packs (its first 12 bytes are the nonce).
+    const victim = [...before].sort()[0]!;
+    const bytes = readFileSync(victim);
+    bytes[40] ^= 0x01;
+    writeFileSync(victim, bytes);
+
+    const meta = await mover(['verify', '--repo', repo]);
+    expect(meta.code).to.equal(0); // metadata checks cannot see a flipped data byte
+    const v = await mover(['verify', '--repo', repo, '--read-data']);
+    expect(v.code).to.equal(5);
+    const bad = v.last.bad as {
+      block: string;
+      pack: string;
+      reason: string;
+      uses: { manifest: string; offset: number }[];
+    }[];
+    expect(bad).to.have.length(1);
+    expect(bad[0]!.pack).to.equal(path.basename(victim));
+    expect(bad[0]!.uses.length).to.be.greaterThan(0);
+    expect(bad[0]!.uses.every((u) => u.manifest === a.manifest)).to.equal(true);
+
+    const r = await mover([
+      'restore',
+      '--repo',
+      repo,
+      '--manifest',
+      a.manifest as string,
+      '--target',
+      path.join(t.dir, 'a.img'),
+    ]);
+    expect(r.code).to.equal(5);
+    const message = (r.last.error as { message: string }).message;
+    expect(message).to.include(bad[0]!.block);
+    expect(message).to.include(`offset ${bad[0]!.uses[0]!.offset}`);
+    await restoresTo(b.manifest as string, sha256(vols[1]!));
+  });
+
+  it('deleting manifests in any order keeps the others restorable, before and after gc', async () => {
+    const hashes: string[] = [];
+    const ids: string[] = [];
+    let parent: string | undefined;
+    // A chain of incrementals of one volume, then another volume.
+    for (let i = 0; i < 4; i++) {
+      writeAt(vols[0]!, i * 300_000, pseudoRandom(40_000, 100 + i));
+      const s = await ok([
+        'backup',
+        '--repo',
+        repo,
+        '--source',
+        vols[0]!,
+        ...(parent ? ['--parent', parent] : []),
+      ]);
+      parent = s.manifest as string;
+      ids.push(parent);
+      hashes.push(sha256(vols[0]!));
+    }
+    const other = await ok(['backup', '--repo', repo, '--source', vols[2]!]);
+    for (const victim of [2, 0, 3]) {
+      await ok(['delete', '--repo', repo, '--manifest', ids[victim]!]);
+      const g = await ok(['gc', '--repo', repo]);
+      expect(g.deferred).to.equal(undefined);
+    }
+    await restoresTo(ids[1]!, hashes[1]!);
+    await restoresTo(other.manifest as string, sha256(vols[2]!));
+    expect((await ok(['verify', '--repo', repo, '--read-data'])).ok).to.equal(true);
+    const missing = await mover(['delete', '--repo', repo, '--manifest', ids[0]!]);
+    expect(missing.code).to.equal(4);
+  });
+
+  it('gc reclaims the space of deleted manifests and repacks mostly-garbage packs', async () => {
+    const a = await ok(['backup', '--repo', repo, '--source', vols[0]!]);
+    const b = await ok(['backup', '--repo', repo, '--source', vols[1]!]);
+    // c shares half of a's blocks: a's packs become half garbage once a is deleted.
+    writeAt(vols[0]!, 0, pseudoRandom(1 << 20, 999));
+    const c = await ok(['backup', '--repo', repo, '--source', vols[0]!, '--parent', a.manifest as string]);
+    const before = await ok(['stats', '--repo', repo]);
+    await ok(['delete', '--repo', repo, '--manifest', a.manifest as string]);
+    const g = await ok(['gc', '--repo', repo, '--repack-below', '0.9']);
+    expect(g.packsDeleted as number).to.be.greaterThan(0);
+    expect(g.bytesFreed as number).to.be.greaterThan(0);
+    expect(g.packsRepacked as number).to.be.greaterThan(0);
+    const after = await ok(['stats', '--repo', repo]);
+    expect(after.storedBytes as number).to.be.lessThan(before.storedBytes as number);
+    expect(after.storedBytes as number).to.be.lessThan((after.referencedStoredBytes as number) * 1.3);
+    await restoresTo(b.manifest as string, sha256(vols[1]!));
+    await restoresTo(c.manifest as string, sha256(vols[0]!));
+    expect((await ok(['verify', '--repo', repo, '--read-data'])).ok).to.equal(true);
+    const again = await ok(['gc', '--repo', repo]);
+    expect(again).to.include({ packsDeleted: 0 });
+  });
+});

@@ -16,6 +16,7 @@ import {
   type ConditionStatus,
 } from '../../api/conditions.js';
 import { ServerKind } from '../../api/constants.js';
+import { DEFAULT_BLOCK_SIZE } from '../../api/defaults.js';
 import {
   FINALIZER_DELETE_BACKUP_DATA,
   LABEL_BACKUP,
@@ -705,7 +706,12 @@ class BackupRun {
       return this.poll;
     }
     const pods = await this.jobPods(job);
-    const outcome = uploadOutcome(job, pods, this.backup.status?.volumes ?? []);
+    const outcome = uploadOutcome(
+      job,
+      pods,
+      this.backup.status?.volumes ?? [],
+      repoResult.repo.spec.blockSize ?? DEFAULT_BLOCK_SIZE,
+    );
     if (outcome.state === 'running') {
       await this.writeStatus({ progress: await this.progress(job, pods) });
       return this.poll;

@@ -36,9 +36,17 @@ function firstNumber(s: MoverSummary, keys: string[]): number | undefined {
 }
 
 /** The per-volume result a successful mover summary gives. */
-export function volumeResult(planned: VolumeBackupStatus, s: MoverSummary): VolumeBackupStatus {
+export function volumeResult(
+  planned: VolumeBackupStatus,
+  s: MoverSummary,
+  blockSize?: number,
+): VolumeBackupStatus {
   const sizeBytes = firstNumber(s, ['sizeBytes', 'bytesTotal', 'size']) ?? planned.sizeBytes;
-  const changedBytes = firstNumber(s, ['bytesChanged', 'changedBytes', 'bytesNewLogical']);
+  // The mover counts new blocks; in logical bytes that is blocks x block size (capped by the size).
+  const blocksNew = firstNumber(s, ['blocksNew']);
+  const fromBlocks =
+    blocksNew !== undefined && blockSize ? Math.min(blocksNew * blockSize, sizeBytes ?? Infinity) : undefined;
+  const changedBytes = firstNumber(s, ['bytesChanged', 'changedBytes']) ?? fromBlocks;
   const uploadedBytes = firstNumber(s, ['bytesNew', 'bytesUploaded', 'bytesWritten']);
   return {
     ...planned,
@@ -78,7 +86,12 @@ export function combinedProgress(parts: (MoverProgress | undefined)[], knownTota
  * Reads the upload Job and its pods. `planned` are the volumes (from the snapshots) in container order;
  * the result maps each container back to its volume through the container's env.
  */
-export function uploadOutcome(job: V1Job, pods: V1Pod[], planned: VolumeBackupStatus[]): UploadOutcome {
+export function uploadOutcome(
+  job: V1Job,
+  pods: V1Pod[],
+  planned: VolumeBackupStatus[],
+  blockSize?: number,
+): UploadOutcome {
   const js = jobState(job);
   if (js.state === 'running') return { state: 'running' };
   const parentBackup = job.metadata?.annotations?.[ANNOTATION_PARENT];
@@ -90,7 +103,7 @@ export function uploadOutcome(job: V1Job, pods: V1Pod[], planned: VolumeBackupSt
     const plan = planned.find((p) => p.pvc === ids.pvc) ?? { name: ids.volume, pvc: ids.pvc };
     const o = byContainer.get(container);
     if (o?.state === 'succeeded') {
-      volumes.push(volumeResult(plan, o.summary));
+      volumes.push(volumeResult(plan, o.summary, blockSize));
     } else if (o?.state === 'failed') {
       const msg = `volume ${ids.volume} (PVC ${ids.pvc}): upload failed, mover exited ${o.exitCode} (${exitMeaning(o.exitCode)}): ${o.error.message}`;
       failures.push(msg);

@@ -11,6 +11,7 @@ import { LABEL_REPOSITORY_JOB } from '../../api/labels.js';
 import type { BackupRepository } from '../../api/types.js';
 import {
   type JobSettings,
+  TERMINATION_MESSAGE_PATH,
   type RepositoryAccess,
   moverContainer,
   moverJob,
@@ -39,23 +40,15 @@ export function slotStamp(t: Date): string {
   return t.toISOString().slice(0, 16).replace(/[-T:]/g, '');
 }
 
-/** Name of the container reporting stats (its log's last JSON line). */
-export const STATS_CONTAINER = 'stats';
+/** Name of the single container of each maintenance Job. */
+export const CHECK_CONTAINER = 'init';
+export const GC_CONTAINER = 'gc';
 
-function statsContainer(access: RepositoryAccess, settings: JobSettings) {
-  return moverContainer(
-    STATS_CONTAINER,
-    ['csbs', 'mover', 'stats', ...repositoryArgs(access), '--json'],
-    access,
-    settings,
-  );
-}
-
-/** `mover init --if-missing` (an init container), then `mover stats --json`. */
+/** `mover init --if-missing`: creates the repository, or proves the key opens the existing one. */
 export function checkJob(repo: BackupRepository, access: RepositoryAccess, settings: JobSettings): V1Job {
   const name = repo.metadata.name ?? '';
   const init = moverContainer(
-    'init',
+    CHECK_CONTAINER,
     [
       'csbs',
       'mover',
@@ -66,26 +59,25 @@ export function checkJob(repo: BackupRepository, access: RepositoryAccess, setti
       '--compression',
       repo.spec.compression ?? DEFAULT_COMPRESSION,
       '--if-missing',
+      '--summary-file',
+      TERMINATION_MESSAGE_PATH,
     ],
     access,
     settings,
   );
   init.terminationMessagePolicy = 'FallbackToLogsOnError';
-  const job = moverJob({
+  return moverJob({
     name: checkJobName(name, repo.metadata.generation ?? 1),
     namespace: repo.metadata.namespace ?? '',
     labels: repositoryJobLabels(name),
-    containers: [statsContainer(access, settings)],
+    containers: [init],
     volumes: repositoryVolumes(access),
     needsRoot: false,
     settings: { ...settings, backoffLimit: Math.min(settings.backoffLimit, 1), activeDeadlineSeconds: 600 },
   });
-  const pod = job.spec?.template.spec;
-  if (pod) pod.initContainers = [init];
-  return job;
 }
 
-/** `mover gc` (an init container), then `mover stats --json` to refresh storedBytes. */
+/** `mover gc`: reclaims blocks no manifest references (safe alongside running backups). */
 export function gcJob(
   repo: BackupRepository,
   access: RepositoryAccess,
@@ -93,20 +85,22 @@ export function gcJob(
   slot: Date,
 ): V1Job {
   const name = repo.metadata.name ?? '';
-  const gc = moverContainer('gc', ['csbs', 'mover', 'gc', ...repositoryArgs(access)], access, settings);
+  const gc = moverContainer(
+    GC_CONTAINER,
+    ['csbs', 'mover', 'gc', ...repositoryArgs(access), '--summary-file', TERMINATION_MESSAGE_PATH],
+    access,
+    settings,
+  );
   gc.terminationMessagePolicy = 'FallbackToLogsOnError';
-  const job = moverJob({
+  return moverJob({
     name: gcJobName(name, slot),
     namespace: repo.metadata.namespace ?? '',
     labels: repositoryJobLabels(name),
-    containers: [statsContainer(access, settings)],
+    containers: [gc],
     volumes: repositoryVolumes(access),
     needsRoot: false,
     settings,
   });
-  const pod = job.spec?.template.spec;
-  if (pod) pod.initContainers = [gc];
-  return job;
 }
 
 /** The latest gc slot at or before `now`, and the next one after it (UTC cron). */

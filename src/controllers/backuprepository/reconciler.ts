@@ -25,7 +25,7 @@ import { BackupKind, BackupRepositoryKind } from '../shared/kinds.js';
 import { labelValue } from '../shared/names.js';
 import { repositoryAccess } from '../shared/repository.js';
 import type { ControllerSettings } from '../shared/settings.js';
-import { STATS_CONTAINER, checkJob, checkJobName, gcJob, gcJobName, gcSlots } from './desired.js';
+import { checkJob, checkJobName, gcJob, gcJobName, gcSlots } from './desired.js';
 import { maintenanceFailure, storedBytesOf } from './status.js';
 
 /** The BackupRepository reconciler. */
@@ -103,17 +103,13 @@ export class BackupRepositoryReconciler implements Reconciler {
         })
       ).items.length;
     const stored = async (job: V1Job): Promise<number | undefined> => {
-      const pod = (await pods(job)).find((p) => p.status?.phase === 'Succeeded');
-      if (!pod) return undefined;
-      try {
-        return storedBytesOf(
-          await ctx.client.podLogs(ns, pod.metadata?.name ?? '', { container: STATS_CONTAINER }),
-        );
-      } catch {
-        return undefined;
-      }
+      for (const pod of await pods(job))
+        for (const cs of pod.status?.containerStatuses ?? []) {
+          const v = storedBytesOf(cs.state?.terminated?.message);
+          if (v !== undefined) return v;
+        }
+      return undefined;
     };
-
     // 1. The check for this generation (init if missing + stats).
     const ready = repo.status?.phase === RepositoryPhase.Ready && repo.status.observedGeneration === gen;
     if (!ready) {

@@ -2,15 +2,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { type MoverSummary, exitMeaning, parseResultLine } from '../shared/mover-output.js';
 
-/** Bytes stored, from the last JSON line of `mover stats --json`. */
-export function storedBytesOf(statsLog: string): number | undefined {
-  const lines = statsLog.split('\n').filter((l) => l.trim().startsWith('{'));
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const { summary } = parseResultLine(lines[i]);
-    const v = summary && firstNumber(summary, ['storedBytes', 'bytesStored', 'stored', 'repositoryBytes']);
-    if (v !== undefined) return v;
-  }
-  return undefined;
+/** Bytes stored, from a maintenance summary line (gc reports what the repository keeps), if given. */
+export function storedBytesOf(summaryLine: string | undefined): number | undefined {
+  const { summary } = parseResultLine(summaryLine);
+  return summary && firstNumber(summary, ['storedBytes', 'bytesStored', 'bytesKept', 'repositoryBytes']);
 }
 
 function firstNumber(s: MoverSummary, keys: string[]): number | undefined {

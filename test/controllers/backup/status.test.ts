@@ -146,6 +146,21 @@ describe('controllers/backup/status', () => {
     });
   }
 
+  it('changed bytes come from new blocks x block size when the mover gives no byte count', () => {
+    const j = aJob('ns', 'b-upload').from(base).complete().result();
+    const summary = (m: string, blocksNew: number) =>
+      JSON.stringify({ manifest: m, sizeBytes: 100000, blocksNew, bytesNew: 10 });
+    const got = uploadOutcome(
+      j,
+      [aPod(j, 'p').exited(c0, 0, summary('m0', 3)).exited(c1, 0, summary('m1', 1000)).result()],
+      planned,
+      4096,
+    );
+    expect(got.state === 'succeeded' && got.volumes.map((v) => v.changedBytes)).to.deep.equal([
+      12288, 100000,
+    ]);
+  });
+
   it('progress sums the movers and never exceeds 100%', () => {
     expect(
       combinedProgress([{ bytesDone: 50, bytesTotal: 100 }, undefined, { bytesDone: 150, bytesTotal: 100 }]),

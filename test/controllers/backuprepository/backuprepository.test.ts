@@ -15,13 +15,13 @@ import { aJob, aPod, aRepository } from '../builders.js';
 const settings = defaultJobSettings('0');
 
 describe('controllers/backuprepository', () => {
-  it('the check Job initializes if missing, then reports stats', () => {
+  it('the check Job initializes if missing, proving the key opens an existing repository', () => {
     const repo = aRepository('repo');
     const job = checkJob(repo, repositoryAccess(repo), settings);
     expect(job.metadata?.name).to.equal(checkJobName('repo', 2)).and.to.equal('repo-check-g2');
     expect(job.metadata?.labels?.['csbs.dev/repository-job']).to.equal('repo');
-    const pod = job.spec?.template.spec;
-    expect(pod?.initContainers?.[0].command).to.deep.equal([
+    const [c] = job.spec?.template.spec?.containers ?? [];
+    expect(c.command).to.deep.equal([
       'csbs',
       'mover',
       'init',
@@ -32,15 +32,10 @@ describe('controllers/backuprepository', () => {
       '--compression',
       'lz4',
       '--if-missing',
+      '--summary-file',
+      '/dev/termination-log',
     ]);
-    expect(pod?.containers[0].command).to.deep.equal([
-      'csbs',
-      'mover',
-      'stats',
-      '--repo',
-      '/repository/csbs',
-      '--json',
-    ]);
+    expect(c.terminationMessagePolicy).to.equal('FallbackToLogsOnError');
     expect(job.spec?.backoffLimit).to.equal(1);
   });
 
@@ -49,7 +44,7 @@ describe('controllers/backuprepository', () => {
     const slot = new Date('2026-03-04T03:00:00Z');
     const job = gcJob(repo, repositoryAccess(repo), settings, slot);
     expect(job.metadata?.name).to.equal(gcJobName('repo', slot)).and.to.equal('repo-gc-202603040300');
-    expect(job.spec?.template.spec?.initContainers?.[0].command?.slice(0, 3)).to.deep.equal([
+    expect(job.spec?.template.spec?.containers[0].command?.slice(0, 3)).to.deep.equal([
       'csbs',
       'mover',
       'gc',
@@ -71,7 +66,7 @@ describe('controllers/backuprepository', () => {
     });
 
   it('reads stats and maintenance failures', () => {
-    expect(storedBytesOf('{"phase":"x"}\n{"storedBytes":1234,"manifests":3}\n')).to.equal(1234);
+    expect(storedBytesOf('{"storedBytes":1234,"manifests":3}')).to.equal(1234);
     expect(storedBytesOf('not json')).to.equal(undefined);
     const job = aJob('ns', 'repo-check-g1').result();
     const pod = aPod(job, 'p').result();

@@ -46,7 +46,7 @@ import {
   type Reconciler,
   type ReconcileResult,
 } from '../../runtime/reconciler.js';
-import { jobState, podsOfJob } from '../shared/jobs.js';
+import { jobState, podsOfJob, createMoverJob } from '../shared/jobs.js';
 import {
   BackupKind,
   BackupRepositoryKind,
@@ -679,7 +679,7 @@ class BackupRun {
         settings: this.settings.jobs,
       });
       try {
-        job = await this.client.create(Kinds.Job, spec);
+        job = await createMoverJob(this.client, spec);
         await this.ctx.events.normal(
           this.backup,
           'UploadStarted',
@@ -848,8 +848,8 @@ class BackupRun {
         let job = await this.client.tryGet(Kinds.Job, this.ns, deleteJobName(this.name));
         if (!job) {
           try {
-            job = await this.client.create(
-              Kinds.Job,
+            job = await createMoverJob(
+              this.client,
               deleteJob({
                 backup: { name: this.name, namespace: this.ns },
                 manifests: [...manifests].sort(),

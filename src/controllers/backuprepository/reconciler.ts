@@ -20,7 +20,7 @@ import {
   type Reconciler,
   type ReconcileResult,
 } from '../../runtime/reconciler.js';
-import { jobState, podsOfJob } from '../shared/jobs.js';
+import { jobState, podsOfJob, createMoverJob } from '../shared/jobs.js';
 import { BackupKind, BackupRepositoryKind } from '../shared/kinds.js';
 import { labelValue } from '../shared/names.js';
 import { repositoryAccess } from '../shared/repository.js';
@@ -117,7 +117,7 @@ export class BackupRepositoryReconciler implements Reconciler {
       let job = await ctx.client.tryGet(Kinds.Job, ns, name);
       if (!job) {
         try {
-          job = await ctx.client.create(Kinds.Job, checkJob(repo, access, this.settings.jobs));
+          job = await createMoverJob(ctx.client, checkJob(repo, access, this.settings.jobs));
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
           return { requeueAfterMs: this.settings.pollMs };
@@ -202,7 +202,7 @@ export class BackupRepositoryReconciler implements Reconciler {
     let job = jobs.find((j) => j.metadata?.name === gcName);
     if (!job) {
       try {
-        job = await ctx.client.create(Kinds.Job, gcJob(repo, access, this.settings.jobs, last));
+        job = await createMoverJob(ctx.client, gcJob(repo, access, this.settings.jobs, last));
         await ctx.events.normal(repo, 'GarbageCollecting', `gc Job ${gcName} started`);
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;

@@ -29,7 +29,7 @@ import {
 } from '../../runtime/reconciler.js';
 import { holderActive } from '../backup/reconciler.js';
 import { combinedProgress } from '../backup/status.js';
-import { podsOfJob } from '../shared/jobs.js';
+import { podsOfJob, createMoverJob } from '../shared/jobs.js';
 import {
   BackupKind,
   BackupRepositoryKind,
@@ -333,8 +333,8 @@ class RestoreRun {
         }
       }
       try {
-        job = await this.client.create(
-          Kinds.Job,
+        job = await createMoverJob(
+          this.client,
           restoreJob({
             restore: { name: this.name, namespace: this.ns },
             volumes: plan.volumes,

@@ -96,7 +96,8 @@ export function volumeOfSnapshot(snap: VolumeSnapshot): SourceVolume {
     name: a[ANNOTATION_VOLUME] ?? pvc,
     pvc,
     block: a[ANNOTATION_VOLUME_MODE] === 'Block',
-    capacity: snap.status?.restoreSize ?? a[ANNOTATION_CAPACITY] ?? '1Gi',
+    // restoreSize is a quantity; some snapshotters write a plain byte count.
+    capacity: String(snap.status?.restoreSize ?? a[ANNOTATION_CAPACITY] ?? '1Gi'),
     ...(a[ANNOTATION_STORAGE_CLASS] ? { storageClassName: a[ANNOTATION_STORAGE_CLASS] } : {}),
   };
 }

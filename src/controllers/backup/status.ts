@@ -108,7 +108,7 @@ export function uploadOutcome(
       const msg = `volume ${ids.volume} (PVC ${ids.pvc}): upload failed, mover exited ${o.exitCode} (${exitMeaning(o.exitCode)}): ${o.error.message}`;
       failures.push(msg);
       if (o.exitCode === 3) reason = 'WrongKey';
-      volumes.push({ ...plan, message: msg });
+      volumes.push({ ...plan, message: msg.slice(0, 1024) });
     } else {
       volumes.push({ ...plan, message: 'upload did not finish' });
     }

@@ -43,7 +43,7 @@ export function restoreOutcome(job: V1Job, pods: V1Pod[]): RestoreOutcome {
       const msg = `volume ${name} (PVC ${pvc}): restore failed, mover exited ${o.exitCode} (${exitMeaning(o.exitCode)}): ${o.error.message}`;
       failures.push(msg);
       if (reason === Reason.RestoreFailed) reason = restoreReason(o.exitCode);
-      volumes.push({ name, pvc, message: msg });
+      volumes.push({ name, pvc, message: msg.slice(0, 1024) });
     } else {
       volumes.push({ name, pvc, message: 'restore did not finish' });
     }

@@ -2,6 +2,7 @@
 /** The single `csbs` executable: every subcommand registers itself here. */
 import { Command } from 'commander';
 import { registerController } from './cli/controller.js';
+import { registerDemo } from './cli/demo.js';
 import { registerMover } from './cli/mover.js';
 import { registerSandbox } from './cli/sandbox.js';
 import { registerVersion } from './cli/version.js';
@@ -14,6 +15,7 @@ const program = new Command('csbs')
 
 registerVersion(program);
 registerController(program);
+registerDemo(program);
 registerMover(program);
 registerSandbox(program);
 

@@ -114,7 +114,7 @@ export interface FieldCause {
 
 /** 422 Invalid: `Kind.group "name" is invalid: field: message` (several errors go in brackets). */
 export function invalid(group: string, kind: string, name: string, causes: FieldCause[]): ApiError {
-  const parts = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
+  const parts = [...new Set(causes.map((c) => `${c.field || '<nil>'}: ${c.message}`))];
   const summary = parts.length === 1 ? parts[0] : `[${parts.join(', ')}]`;
   const qualifiedKind = group ? `${kind}.${group}` : kind;
   return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, {

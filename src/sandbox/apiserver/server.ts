@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { PASSTHROUGH_ADMISSION, type SchemaAdmission } from './admission.js';
+import type { SchemaAdmission } from './admission.js';
 import { builtinResources } from './builtins.js';
 import { CRD_CLEANUP_FINALIZER, crdStatus, validateCrd } from './crds.js';
 import { Discovery, SERVER_VERSION, type ExtraDiscoveryResource } from './discovery.js';
@@ -17,6 +17,7 @@ import { OpenApi } from './openapi.js';
 import { Persistence } from './persistence.js';
 import { TaskQueue } from './queue.js';
 import { Rest, type DeleteOptions } from './rest.js';
+import { SCHEMA_ADMISSION, structuralCauses } from './schema-admission.js';
 import { ResourceRegistry, apiVersionOf, resourceKey, type ResourceDefinition } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, fieldsOf, labelsOf } from './selectors.js';
 import { ObjectStore } from './store.js';
@@ -34,9 +35,9 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Directory to persist the store in; nothing is persisted without it. */
   stateDir?: string;
-  /** The schema engine for custom resources (defaults to name checks only). */
+  /** The schema engine for custom resources (defaults to `src/schema/`). */
   admission?: SchemaAdmission;
-  /** Structural-schema check for CRDs, from the schema engine. */
+  /** Structural-schema check for CRDs (defaults to `src/schema/`'s). */
   structural?: (schema: import('./types.js').JsonObject) => import('./errors.js').FieldCause[];
 }
 
@@ -169,8 +170,8 @@ export class ApiServer {
 
   constructor(private readonly options: ApiServerOptions = {}) {
     this.store = new ObjectStore(options.watchHistory ?? 10_000);
-    this.admission = options.admission ?? PASSTHROUGH_ADMISSION;
-    this.structural = options.structural;
+    this.admission = options.admission ?? SCHEMA_ADMISSION;
+    this.structural = options.structural ?? structuralCauses;
     this.rest = new Rest(this.store, this.registry, () => this.admission);
     for (const def of builtinResources()) {
       if (resourceKey(def) === 'apiextensions.k8s.io/customresourcedefinitions') {

@@ -100,6 +100,13 @@ export async function run(args: string[]): Promise<void> {
     "Peak RSS is GNU time's maximum resident set size of each tool process (worker threads included).",
   ];
   const loadBefore = loadavg();
+  if (loadBefore[0] > cpus().length) {
+    notes.push(
+      `The machine was busy when the bench started (1-minute load ${loadBefore[0].toFixed(1)} on ${cpus().length} cores): ` +
+        'absolute figures, the machine limit included, are lower than on an idle machine; tools run step by step in turn, ' +
+        'so the ratios are fairer than the absolute numbers, but still noisy.',
+    );
+  }
   const missing = await ensurePeers();
   const tools: Tool[] = [];
   const work = await mkdtemp(join(options.workdir, 'csbs-bench-mover-'));

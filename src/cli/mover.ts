@@ -73,10 +73,10 @@ function readSecret(opts: CommonOptions): Buffer {
 
 async function openRepo(opts: CommonOptions): Promise<Repository> {
   const secret = readSecret(opts);
-  return Repository.open(backendFor(opts), secret);
+  return Repository.open(await backendFor(opts), secret);
 }
 
-function backendFor(opts: CommonOptions): Backend {
+function backendFor(opts: CommonOptions): Promise<Backend> {
   let retry;
   if (opts.retryAttempts !== undefined) {
     const attempts = Number(opts.retryAttempts);
@@ -213,7 +213,7 @@ export function registerMover(program: Command): void {
       ) => {
         await run(opts, async () => {
           const secret = readSecret(opts);
-          const backend = backendFor(opts);
+          const backend = await backendFor(opts);
           const { repo, created } = await Repository.init(backend, secret, {
             ...(opts.blockSize ? { blockSize: parseSize(opts.blockSize, '--block-size') } : {}),
             ...(opts.packSize ? { packSize: parseSize(opts.packSize, '--pack-size') } : {}),

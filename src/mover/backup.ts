@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MoverError } from './errors.js';
-import { WorkerPool } from './pipeline/pool.js';
+import { defaultWorkerCount, WorkerPool } from './pipeline/pool.js';
 import type { EncodeReply, HashReply } from './pipeline/messages.js';
-import { blobId, ID_BYTES, ZERO_ID } from './repository/crypto.js';
+import { blobId, ID_BYTES, SEAL_OVERHEAD, ZERO_ID } from './repository/crypto.js';
 import { BlobType } from './repository/format.js';
 import { PackWriter } from './repository/packer.js';
 import { idKey, type Manifest, type Repository } from './repository/repository.js';
@@ -94,7 +94,12 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       compression: repo.config.compression,
       compressionLevel: repo.config.compressionLevel,
     },
-    options.workers,
+    {
+      ...(options.workers ? { workers: options.workers } : {}),
+      slots: 2 * (options.workers ?? defaultWorkerCount()),
+      inputBytes: chunkBlocks * blockSize,
+      outputBytes: chunkBlocks * (blockSize + SEAL_OVERHEAD),
+    },
   );
   try {
     await repo.loadIndex();
@@ -186,96 +191,105 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       const want = wantedBlocks(first, count);
       let reply: HashReply;
       let worker = -1;
+      let slot = -1;
       const task = pool.task();
-      if (want && !want.includes(1)) {
-        reply = {
-          task,
-          ids: new Uint8Array(count * ID_BYTES),
-          flags: new Uint8Array(count).fill(2),
-          readSeconds: 0,
-          hashSeconds: 0,
-        };
-      } else {
-        worker = pool.pick();
-        try {
-          reply = await pool.run<HashReply>(
-            {
-              op: 'hash',
-              task,
-              path: options.source,
-              offset,
-              length,
-              blockSize,
-              keep: true,
-              ...(want ? { want } : {}),
-            },
-            worker,
-          );
-        } catch (err) {
-          throw new MoverError(
-            'SourceUnreadable',
-            `cannot read source ${options.source} at offset ${offset}: ${(err as Error).message}`,
-          );
-        }
-        phases.read += reply.readSeconds;
-        phases.hash += reply.hashSeconds;
-      }
-      const ids = Buffer.from(reply.ids.buffer, reply.ids.byteOffset, reply.ids.byteLength);
-      const newBlocks: number[] = [];
-      const newKeys: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const flag = reply.flags[i];
-        if (flag === 2) {
-          const g = first + i;
-          const p = Math.floor(g / pageBlocks);
-          const pid = (await parentPage(p)).subarray(
-            (g - p * pageBlocks) * ID_BYTES,
-            (g - p * pageBlocks + 1) * ID_BYTES,
-          );
-          pid.copy(ids, i * ID_BYTES);
-          if (pid.equals(ZERO_ID)) progress.blocksZero++;
-          else progress.blocksReused++;
-          continue;
-        }
-        bytesRead += Math.min(blockSize, size - (first + i) * blockSize);
-        if (flag === 1) {
-          progress.blocksZero++;
-          continue;
-        }
-        const key = idKey(ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES));
-        if (packer.has(key) || claimed.has(key)) {
-          progress.blocksReused++;
+      try {
+        if (want && !want.includes(1)) {
+          reply = {
+            task,
+            ids: new Uint8Array(count * ID_BYTES),
+            flags: new Uint8Array(count).fill(2),
+            readSeconds: 0,
+            hashSeconds: 0,
+          };
         } else {
-          claimed.add(key);
-          newBlocks.push(i);
-          newKeys.push(key);
+          slot = await pool.acquireSlot();
+          worker = pool.pick();
+          try {
+            reply = await pool.run<HashReply>(
+              {
+                op: 'hash',
+                task,
+                path: options.source,
+                offset,
+                length,
+                blockSize,
+                keep: true,
+                slot,
+                ...(want ? { want } : {}),
+              },
+              worker,
+            );
+          } catch (err) {
+            throw new MoverError(
+              'SourceUnreadable',
+              `cannot read source ${options.source} at offset ${offset}: ${(err as Error).message}`,
+            );
+          }
+          phases.read += reply.readSeconds;
+          phases.hash += reply.hashSeconds;
         }
-      }
-      if (worker >= 0) {
-        const enc = await pool.run<EncodeReply>({ op: 'encode', task, blocks: newBlocks }, worker);
-        phases.compress += enc.compressSeconds;
-        phases.encrypt += enc.encryptSeconds;
-        const data = Buffer.from(enc.data.buffer, enc.data.byteOffset, enc.data.byteLength);
-        let at = 0;
-        for (let k = 0; k < newBlocks.length; k++) {
-          const [b, comp, rawLength, n] = [
-            enc.meta[k * 4]!,
-            enc.meta[k * 4 + 1]!,
-            enc.meta[k * 4 + 2]!,
-            enc.meta[k * 4 + 3]!,
-          ];
-          const id = Buffer.from(ids.subarray(b * ID_BYTES, (b + 1) * ID_BYTES));
-          await packer.add(id, BlobType.Data, comp, rawLength, data.subarray(at, at + n));
-          claimed.delete(newKeys[k]!);
-          at += n;
-          progress.bytesNew += n;
-          progress.blocksNew++;
+        const ids = Buffer.from(reply.ids.buffer, reply.ids.byteOffset, reply.ids.byteLength);
+        const newBlocks: number[] = [];
+        const newKeys: string[] = [];
+        for (let i = 0; i < count; i++) {
+          const flag = reply.flags[i];
+          if (flag === 2) {
+            const g = first + i;
+            const p = Math.floor(g / pageBlocks);
+            const pid = (await parentPage(p)).subarray(
+              (g - p * pageBlocks) * ID_BYTES,
+              (g - p * pageBlocks + 1) * ID_BYTES,
+            );
+            pid.copy(ids, i * ID_BYTES);
+            if (pid.equals(ZERO_ID)) progress.blocksZero++;
+            else progress.blocksReused++;
+            continue;
+          }
+          bytesRead += Math.min(blockSize, size - (first + i) * blockSize);
+          if (flag === 1) {
+            progress.blocksZero++;
+            continue;
+          }
+          const key = idKey(ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES));
+          if (packer.has(key) || claimed.has(key)) {
+            progress.blocksReused++;
+          } else {
+            claimed.add(key);
+            newBlocks.push(i);
+            newKeys.push(key);
+          }
         }
+        if (worker >= 0) {
+          const enc = await pool.run<EncodeReply>({ op: 'encode', task, blocks: newBlocks }, worker);
+          phases.compress += enc.compressSeconds;
+          phases.encrypt += enc.encryptSeconds;
+          const data = pool.outputs[slot]!;
+          let at = 0;
+          for (let k = 0; k < newBlocks.length; k++) {
+            const [b, comp, rawLength, n] = [
+              enc.meta[k * 4]!,
+              enc.meta[k * 4 + 1]!,
+              enc.meta[k * 4 + 2]!,
+              enc.meta[k * 4 + 3]!,
+            ];
+            const id = Buffer.from(ids.subarray(b * ID_BYTES, (b + 1) * ID_BYTES));
+            await packer.add(id, BlobType.Data, comp, rawLength, data.subarray(at, at + n));
+            claimed.delete(newKeys[k]!);
+            at += n;
+            progress.bytesNew += n;
+            progress.blocksNew++;
+          }
+          pool.releaseSlot(slot);
+          slot = -1;
+        }
+        for (let i = 0; i < count; i++)
+          await setBlockId(first + i, ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES));
+        progress.bytesDone += length;
+        options.onProgress?.({ ...progress });
+      } finally {
+        if (slot >= 0) pool.releaseSlot(slot);
       }
-      for (let i = 0; i < count; i++)
-        await setBlockId(first + i, ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES));
-      progress.bytesDone += length;
-      options.onProgress?.({ ...progress });
     };
 
     // A bounded window of chunks in flight keeps memory independent of the volume size.

@@ -6,7 +6,7 @@
 import * as fsp from 'node:fs/promises';
 import { NotFoundError } from './backend/backend.js';
 import { MoverError } from './errors.js';
-import { WorkerPool } from './pipeline/pool.js';
+import { defaultWorkerCount, WorkerPool } from './pipeline/pool.js';
 import type { DecodeReply, HashReply } from './pipeline/messages.js';
 import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
@@ -53,7 +53,7 @@ export interface RestoreSummary {
 /** Pages per planning window: the unit the restore plans reads for (bounded memory). */
 const WINDOW_PAGES = 4;
 /** Largest coalesced range read from a pack, and the largest gap merged into one. */
-const MAX_RANGE = 16 << 20;
+const MAX_RANGE = 8 << 20;
 const MAX_GAP = 256 << 10;
 const CHUNK_BYTES = 4 << 20;
 
@@ -118,6 +118,7 @@ async function restoreLocked(
     }
   }
 
+  const chunkBlocks = Math.max(1, Math.floor(CHUNK_BYTES / blockSize));
   const pool = new WorkerPool(
     {
       dataKey: repo.dataKey,
@@ -125,7 +126,13 @@ async function restoreLocked(
       compression: repo.config.compression,
       compressionLevel: repo.config.compressionLevel,
     },
-    options.workers,
+    {
+      ...(options.workers ? { workers: options.workers } : {}),
+      // Slots are only used by --only-changed, to hash the target.
+      slots: options.onlyChanged ? 2 * (options.workers ?? defaultWorkerCount()) : 0,
+      inputBytes: chunkBlocks * blockSize,
+      outputBytes: 0,
+    },
   );
   const summary: RestoreSummary = {
     manifest: manifest.id,
@@ -143,7 +150,7 @@ async function restoreLocked(
   const blockLength = (g: number): number => Math.min(blockSize, size - g * blockSize);
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  const limit = pool.size * 2 + 2;
+  const limit = pool.size + 2;
   const spawn = async (work: () => Promise<void>): Promise<void> => {
     while (inflight.size >= limit) await Promise.race(inflight);
     if (failure !== undefined) throw failure;
@@ -215,22 +222,25 @@ async function restoreLocked(
   /** Ids of the target's blocks in [first, first+count): which already hold the right data. */
   const hashTarget = async (first: number, count: number): Promise<Buffer> => {
     const ids = Buffer.alloc(count * ID_BYTES);
-    const chunkBlocks = Math.max(1, Math.floor(CHUNK_BYTES / blockSize));
     const parts: Promise<void>[] = [];
     for (let b = 0; b < count; b += chunkBlocks) {
       const n = Math.min(chunkBlocks, count - b);
       const offset = (first + b) * blockSize;
       const length = Math.min(n * blockSize, size - offset);
       parts.push(
-        pool
-          .run<HashReply>(
-            { op: 'hash', task: pool.task(), path: target, offset, length, blockSize, keep: false },
-            pool.pick(),
-          )
-          .then((r) => {
+        (async () => {
+          const slot = await pool.acquireSlot();
+          try {
+            const r = await pool.run<HashReply>(
+              { op: 'hash', task: pool.task(), path: target, offset, length, blockSize, keep: false, slot },
+              pool.pick(),
+            );
             summary.phases.compare += r.readSeconds + r.hashSeconds;
             Buffer.from(r.ids.buffer, r.ids.byteOffset, r.ids.byteLength).copy(ids, b * ID_BYTES);
-          }),
+          } finally {
+            pool.releaseSlot(slot);
+          }
+        })(),
       );
     }
     await Promise.all(parts);
@@ -267,7 +277,7 @@ async function restoreLocked(
         const key = idKey(id);
         let item = byId.get(key);
         if (!item) {
-          const loc = repo.index.get(key);
+          const loc = await repo.locate(key);
           if (!loc) {
             bad.push({ block: id.toString('hex'), offset: g * blockSize, reason: 'not in the index' });
             continue;

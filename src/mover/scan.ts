@@ -3,8 +3,8 @@
  * listings, and pack headers (to find blobs of packs no index lists).
  */
 import { MoverError } from './errors.js';
-import { ID_BYTES, open, ZERO_ID } from './repository/crypto.js';
-import { decodePackHeader, type IndexedPack, packKey } from './repository/format.js';
+import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
+import type { IndexedPack } from './repository/format.js';
 import { idKey, type Manifest, type Repository } from './repository/repository.js';
 
 /** Loads every manifest (sorted by time); unreadable ones are reported through `onBad`. */
@@ -61,28 +61,11 @@ export function forEachBlock(
 }
 
 /** Pack id -> stored size, from the `data/` listing. */
-export async function listPacks(repo: Repository): Promise<Map<string, number>> {
-  const packs = new Map<string, number>();
-  for await (const obj of repo.backend.list('data/')) {
-    const name = obj.key.slice(obj.key.lastIndexOf('/') + 1);
-    if (/^[0-9a-f]{32}$/.test(name)) packs.set(name, obj.size);
-  }
-  return packs;
+export function listPacks(repo: Repository): Promise<Map<string, number>> {
+  return repo.listPacks();
 }
 
-/** Reads a pack's own header (its trailer says where it starts): the blobs it holds. */
-export async function readPackHeader(repo: Repository, packId: string, size: number): Promise<IndexedPack> {
-  const key = packKey(packId);
-  if (size < 4) throw new MoverError('Corrupt', `pack ${packId} is truncated`);
-  const trailer = await repo.backend.getRange(key, size - 4, 4);
-  const headerLength = trailer.readUInt32LE(0);
-  if (headerLength + 4 > size) throw new MoverError('Corrupt', `pack ${packId} has a bad header length`);
-  const sealed = await repo.backend.getRange(key, size - 4 - headerLength, headerLength);
-  let entries;
-  try {
-    entries = decodePackHeader(open(repo.dataKey, sealed, Buffer.from('pack')));
-  } catch (err) {
-    throw new MoverError('Corrupt', `pack ${packId} header: ${(err as Error).message}`);
-  }
-  return { packId, size, entries };
+/** Reads a pack's own header: the blobs it holds. */
+export function readPackHeader(repo: Repository, packId: string, size: number): Promise<IndexedPack> {
+  return repo.readPackHeader(packId, size);
 }

@@ -49,6 +49,8 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
   try {
     await repo.loadIndex();
     const packs = await listPacks(repo);
+    // Blocks of packs no index lists are not lost: the packs describe themselves.
+    if ([...packs.keys()].some((p) => !repo.index.hasPack(p))) await repo.adoptOrphans();
     const bad = new Map<string, BadBlob>();
     const referenced = new Map<string, BlobLocation>();
     const markBad = (key: string, reason: string, pack?: string): void => {
@@ -125,7 +127,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
           compression: repo.config.compression,
           compressionLevel: repo.config.compressionLevel,
         },
-        options.workers,
+        { ...(options.workers ? { workers: options.workers } : {}), slots: 0, inputBytes: 0, outputBytes: 0 },
       );
       try {
         const inflight = new Set<Promise<void>>();

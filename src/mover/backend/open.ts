@@ -6,7 +6,6 @@ import { MoverError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { DirectoryBackend } from './directory.js';
 import { RetryBackend, type RetryEvent, type RetryPolicy } from './retry.js';
-import { S3Backend } from './s3.js';
 
 /** Options of {@link openBackend}; S3 credentials come from the AWS env variables. */
 export interface OpenBackendOptions {
@@ -17,14 +16,15 @@ export interface OpenBackendOptions {
   onRetry?: (event: RetryEvent) => void;
 }
 
-/** Opens the backend a `--repo` value names. */
-export function openBackend(url: string, options: OpenBackendOptions = {}): Backend {
+/** Opens the backend a `--repo` value names (the S3 SDK is loaded only for s3:// repositories). */
+export async function openBackend(url: string, options: OpenBackendOptions = {}): Promise<Backend> {
   let inner: Backend;
   if (url.startsWith('s3://')) {
     const rest = url.slice('s3://'.length);
     const slash = rest.indexOf('/');
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     const prefix = slash < 0 ? '' : rest.slice(slash + 1);
+    const { S3Backend } = await import('./s3.js');
     try {
       inner = new S3Backend({
         bucket,

@@ -6,6 +6,8 @@ export interface WorkerInit {
   idKey: Uint8Array;
   compression: 'zstd' | 'lz4' | 'none';
   compressionLevel: number;
+  /** Shared chunk buffers: a hash request reads into `input`, an encode request seals into `output`. */
+  slots: { input: SharedArrayBuffer; output: SharedArrayBuffer }[];
 }
 
 /**
@@ -21,6 +23,8 @@ export interface HashRequest {
   blockSize: number;
   want?: Uint8Array;
   keep: boolean;
+  /** The shared slot to read into (see {@link WorkerInit.slots}). */
+  slot: number;
 }
 
 /** Per block of a hash request: its id (zero id for holes and unread blocks), and flags. */
@@ -40,10 +44,10 @@ export interface EncodeRequest {
   blocks: number[];
 }
 
-/** Sealed blobs back to back in `data`; `meta` holds [block, comp, rawLength, sealedLength] per blob. */
+/** Sealed blobs back to back in the slot's output; `meta` holds [block, comp, rawLength, sealedLength] per blob. */
 export interface EncodeReply {
   task: number;
-  data: Uint8Array;
+  length: number;
   meta: Int32Array;
   compressSeconds: number;
   encryptSeconds: number;

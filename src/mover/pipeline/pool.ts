@@ -14,17 +14,44 @@ export function defaultWorkerCount(): number {
   return Math.max(2, Math.min(availableParallelism(), 8));
 }
 
+/** Options of {@link WorkerPool}: how many shared chunk slots, and their size. */
+export interface PoolOptions {
+  workers?: number;
+  slots: number;
+  /** Bytes of a slot's input (a chunk) and output (its sealed blocks, at most input + overhead). */
+  inputBytes: number;
+  outputBytes: number;
+}
+
 export class WorkerPool {
   private readonly workers: Worker[] = [];
+  /** Main-thread views of the shared slots. */
+  readonly inputs: Buffer[] = [];
+  readonly outputs: Buffer[] = [];
+  private readonly freeSlots: number[] = [];
+  private readonly slotWaiters: ((slot: number) => void)[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly load: number[];
   private nextTask = 1;
   private broken: unknown;
 
-  constructor(init: WorkerInit, count = defaultWorkerCount()) {
+  constructor(init: Omit<WorkerInit, 'slots'>, options: PoolOptions) {
+    const count = options.workers ?? defaultWorkerCount();
     this.load = new Array<number>(count).fill(0);
+    // Fixed shared buffers instead of a fresh allocation per chunk: memory stays flat whatever the
+    // garbage collector of each thread is doing.
+    const slots = Array.from({ length: options.slots }, () => ({
+      input: new SharedArrayBuffer(options.inputBytes),
+      output: new SharedArrayBuffer(options.outputBytes),
+    }));
+    slots.forEach((s, i) => {
+      this.inputs.push(Buffer.from(s.input));
+      this.outputs.push(Buffer.from(s.output));
+      this.freeSlots.push(i);
+    });
+    const workerData: WorkerInit = { ...init, slots };
     for (let i = 0; i < count; i++) {
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
       w.on('message', (msg: { task?: number; error?: ErrorReply['error'] }) => {
         if (msg.task === undefined) return;
         const p = this.pending.get(msg.task);
@@ -44,6 +71,19 @@ export class WorkerPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Waits for a free slot. */
+  acquireSlot(): Promise<number> {
+    const slot = this.freeSlots.pop();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  releaseSlot(slot: number): void {
+    const waiter = this.slotWaiters.shift();
+    if (waiter) waiter(slot);
+    else this.freeSlots.push(slot);
   }
 
   /** A fresh task id. */

@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BlobCompressor, decompressBlob } from '../repository/codec.js';
-import { blobId, ID_BYTES, open, SEAL_OVERHEAD, sealInto } from '../repository/crypto.js';
+import { blobId, ID_BYTES, open, sealInto } from '../repository/crypto.js';
 import type {
   DecodeReply,
   DecodeRequest,
@@ -25,7 +25,9 @@ const dataKey = Buffer.from(init.dataKey);
 const idKey = Buffer.from(init.idKey);
 const compressor = new BlobCompressor(init.compression, init.compressionLevel);
 const port = parentPort!;
-const held = new Map<number, { buf: Buffer; ids: Buffer; blockSize: number; length: number }>();
+const held = new Map<number, { slot: number; ids: Buffer; blockSize: number; length: number }>();
+const inputs = init.slots.map((s) => Buffer.from(s.input));
+const outputs = init.slots.map((s) => Buffer.from(s.output));
 const readFds = new Map<string, number>();
 const writeFds = new Map<string, number>();
 let zeros = Buffer.alloc(0);
@@ -59,7 +61,7 @@ function zeroBuf(length: number): Buffer {
 
 function hash(req: HashRequest): void {
   const fd = fdFor(req.path, false);
-  const buf = Buffer.allocUnsafeSlow(req.length);
+  const buf = inputs[req.slot]!.subarray(0, req.length);
   const n = Math.ceil(req.length / req.blockSize);
   const ids = Buffer.alloc(n * ID_BYTES);
   const flags = new Uint8Array(n);
@@ -93,7 +95,7 @@ function hash(req: HashRequest): void {
     else blobId(idKey, block).copy(ids, i * ID_BYTES);
   }
   hashSeconds += seconds(t);
-  if (req.keep) held.set(req.task, { buf, ids, blockSize: req.blockSize, length: req.length });
+  if (req.keep) held.set(req.task, { slot: req.slot, ids, blockSize: req.blockSize, length: req.length });
   const reply: HashReply = { task: req.task, ids, flags, readSeconds, hashSeconds };
   port.postMessage(reply);
 }
@@ -102,17 +104,15 @@ function encode(req: EncodeRequest): void {
   const chunk = held.get(req.task);
   held.delete(req.task);
   if (!chunk) throw new Error(`encode: chunk ${req.task} is not held`);
-  let bound = 0;
-  for (const b of req.blocks)
-    bound += Math.min(chunk.blockSize, chunk.length - b * chunk.blockSize) + SEAL_OVERHEAD;
-  const out = Buffer.allocUnsafeSlow(bound);
+  const input = inputs[chunk.slot]!;
+  const out = outputs[chunk.slot]!;
   const meta = new Int32Array(req.blocks.length * 4);
   let at = 0;
   let compressSeconds = 0;
   let encryptSeconds = 0;
   req.blocks.forEach((b, k) => {
     const from = b * chunk.blockSize;
-    const block = chunk.buf.subarray(from, Math.min(from + chunk.blockSize, chunk.length));
+    const block = input.subarray(from, Math.min(from + chunk.blockSize, chunk.length));
     let t = process.hrtime.bigint();
     const { comp, bytes } = compressor.compress(block);
     compressSeconds += seconds(t);
@@ -122,9 +122,8 @@ function encode(req: EncodeRequest): void {
     meta.set([b, comp, block.length, n], k * 4);
     at += n;
   });
-  const data = new Uint8Array(out.buffer, 0, at);
-  const reply: EncodeReply = { task: req.task, data, meta, compressSeconds, encryptSeconds };
-  port.postMessage(reply, [out.buffer as ArrayBuffer, meta.buffer as ArrayBuffer]);
+  const reply: EncodeReply = { task: req.task, length: at, meta, compressSeconds, encryptSeconds };
+  port.postMessage(reply, [meta.buffer as ArrayBuffer]);
 }
 
 function decode(req: DecodeRequest): void {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { seal } from './crypto.js';
-import { type BlobEntry, encodePackHeader, PACK_ID_BYTES, packKey } from './format.js';
+import { type BlobEntry, encodePackHeader, ENTRY_BYTES, PACK_ID_BYTES, packKey } from './format.js';
 import { idKey, type Repository } from './repository.js';
 
 /** Upload statistics of one writer. */
@@ -15,8 +15,18 @@ export interface PackStats {
   writeSeconds: number;
 }
 
+/** Entries per pack at most, so a pack header stays below {@link HEADER_RESERVE}. */
+const MAX_ENTRIES = 16384;
+const HEADER_RESERVE = MAX_ENTRIES * ENTRY_BYTES + 1024;
+/** Largest blob a pack accepts beyond its target size (a block or a page, sealed). */
+const MAX_BLOB = 16 << 20;
+
 export class PackWriter {
-  private parts: Buffer[] = [];
+  /** Pack buffers: one being filled and the ones uploading; reused, so memory stays flat. */
+  private readonly free: Buffer[] = [];
+  private readonly capacity: number;
+  private allocated = 0;
+  private current?: Buffer;
   private entries: BlobEntry[] = [];
   private size = 0;
   /** Ids added but not indexed yet: a block seen twice in one backup is stored once. */
@@ -29,39 +39,86 @@ export class PackWriter {
     private readonly repo: Repository,
     private readonly maxUploads = 2,
     private readonly onStored?: () => void,
-  ) {}
+  ) {
+    const maxBlob = Math.min(MAX_BLOB, Math.max(repo.config.blockSize, repo.config.pageBlocks * 32) + 64);
+    this.capacity = repo.config.packSize + maxBlob + HEADER_RESERVE;
+  }
 
   /** True when the blob is indexed or already queued by this writer. */
   has(key: string): boolean {
     return this.pending.has(key) || this.repo.index.has(key);
   }
 
-  /** Queues a sealed blob; resolves once there is room (bounded memory). */
-  async add(id: Buffer, type: number, comp: number, rawLength: number, sealed: Buffer): Promise<void> {
+  private turn: Promise<void> = Promise.resolve();
+
+  /** Copies a sealed blob into the current pack; resolves once there is room (bounded memory). */
+  add(id: Buffer, type: number, comp: number, rawLength: number, sealed: Uint8Array): Promise<void> {
+    // Callers run concurrently: one add at a time, in call order.
+    const next = this.turn.then(() => this.addNow(id, type, comp, rawLength, sealed));
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
+  private async addNow(
+    id: Buffer,
+    type: number,
+    comp: number,
+    rawLength: number,
+    sealed: Uint8Array,
+  ): Promise<void> {
     if (this.failure) throw this.failure;
+    if (!this.current) this.current = await this.takeBuffer();
+    if (this.size + sealed.length > this.capacity - HEADER_RESERVE) await this.flush();
+    if (!this.current) this.current = await this.takeBuffer();
     this.pending.add(idKey(id));
-    this.entries.push({ id, type, comp, offset: this.size, length: sealed.length, rawLength });
-    this.parts.push(sealed);
+    this.entries.push({
+      id: Buffer.from(id),
+      type,
+      comp,
+      offset: this.size,
+      length: sealed.length,
+      rawLength,
+    });
+    this.current.set(sealed, this.size);
     this.size += sealed.length;
-    if (this.size >= this.repo.config.packSize) await this.flush();
+    if (this.size >= this.repo.config.packSize || this.entries.length >= MAX_ENTRIES) await this.flush();
+  }
+
+  private async takeBuffer(): Promise<Buffer> {
+    for (;;) {
+      const buf = this.free.pop();
+      if (buf) return buf;
+      if (this.allocated < this.maxUploads + 1) {
+        this.allocated++;
+        return Buffer.allocUnsafeSlow(this.capacity);
+      }
+      if (this.uploads.size === 0) throw new Error('pack writer: no buffer free and no upload running');
+      await Promise.race(this.uploads);
+      if (this.failure) throw this.failure;
+    }
   }
 
   /** Starts uploading the current pack (if any); waits while too many uploads are running. */
   async flush(): Promise<void> {
-    if (this.entries.length > 0) {
+    if (this.current && this.entries.length > 0) {
       const entries = this.entries;
+      const buf = this.current;
       const header = seal(this.repo.dataKey, encodePackHeader(entries), Buffer.from('pack'));
-      const trailer = Buffer.alloc(4);
-      trailer.writeUInt32LE(header.length);
-      const body = Buffer.concat([...this.parts, header, trailer]);
-      this.parts = [];
+      header.copy(buf, this.size);
+      buf.writeUInt32LE(header.length, this.size + header.length);
+      const body = buf.subarray(0, this.size + header.length + 4);
+      this.current = undefined;
       this.entries = [];
       this.size = 0;
-      const upload = this.upload(body, entries).catch((err: unknown) => {
-        this.failure ??= err;
-      });
+      const upload = this.upload(body, entries)
+        .catch((err: unknown) => {
+          this.failure ??= err;
+        })
+        .finally(() => {
+          this.free.push(buf);
+          this.uploads.delete(upload);
+        });
       this.uploads.add(upload);
-      void upload.finally(() => this.uploads.delete(upload));
     }
     while (this.uploads.size >= this.maxUploads) await Promise.race(this.uploads);
     if (this.failure) throw this.failure;
@@ -69,6 +126,7 @@ export class PackWriter {
 
   /** Uploads everything queued and waits for it. */
   async finish(): Promise<void> {
+    await this.turn;
     await this.flush();
     await Promise.all(this.uploads);
     if (this.failure) throw this.failure;

@@ -19,7 +19,14 @@ import {
   open,
   seal,
 } from './crypto.js';
-import { type BlobEntry, decodeIndex, encodeIndex, type IndexedPack, packKey } from './format.js';
+import {
+  type BlobEntry,
+  decodeIndex,
+  decodePackHeader,
+  encodeIndex,
+  type IndexedPack,
+  packKey,
+} from './format.js';
 
 /** The repository's parameters, fixed at init and stored sealed in `config`. */
 export interface RepoConfig {
@@ -305,6 +312,63 @@ export class Repository {
     return key;
   }
 
+  /** Pack id -> stored size, from the `data/` listing. */
+  async listPacks(): Promise<Map<string, number>> {
+    const packs = new Map<string, number>();
+    for await (const obj of this.backend.list('data/')) {
+      const name = obj.key.slice(obj.key.lastIndexOf('/') + 1);
+      if (/^[0-9a-f]{32}$/.test(name)) packs.set(name, obj.size);
+    }
+    return packs;
+  }
+
+  /** Reads a pack's own header (its trailer says where it starts): the blobs it holds. */
+  async readPackHeader(packId: string, size: number): Promise<IndexedPack> {
+    const key = packKey(packId);
+    if (size < 4) throw new MoverError('Corrupt', `pack ${packId} is truncated`);
+    const trailer = await this.backend.getRange(key, size - 4, 4);
+    const headerLength = trailer.readUInt32LE(0);
+    if (headerLength + 4 > size) throw new MoverError('Corrupt', `pack ${packId} has a bad header length`);
+    const sealed = await this.backend.getRange(key, size - 4 - headerLength, headerLength);
+    try {
+      return { packId, size, entries: decodePackHeader(open(this.dataKey, sealed, aad('pack'))) };
+    } catch (err) {
+      throw new MoverError('Corrupt', `pack ${packId} header: ${(err as Error).message}`);
+    }
+  }
+
+  private adopting?: Promise<number>;
+
+  /**
+   * Adds packs that no index object lists (an interrupted backup, or garbage a deferred gc left) to
+   * the in-memory index from their own headers. Called when a blob is missing; runs once per process.
+   */
+  adoptOrphans(): Promise<number> {
+    this.adopting ??= (async () => {
+      await this.loadIndex();
+      let adopted = 0;
+      for (const [packId, size] of await this.listPacks()) {
+        if (this.index.hasPack(packId)) continue;
+        try {
+          this.index.addPack(await this.readPackHeader(packId, size));
+          adopted++;
+        } catch (err) {
+          if (!(err instanceof NotFoundError) && !(err instanceof MoverError)) throw err;
+        }
+      }
+      return adopted;
+    })();
+    return this.adopting;
+  }
+
+  /** The location of a blob, looking into unindexed packs when the index lacks it. */
+  async locate(id: Buffer | string): Promise<BlobLocation | undefined> {
+    const loc = this.index.get(id);
+    if (loc) return loc;
+    await this.adoptOrphans();
+    return this.index.get(id);
+  }
+
   /** Seals a blob's (possibly compressed) plaintext, binding it to its id. */
   sealBlob(id: Buffer, bytes: Buffer): Buffer {
     return seal(this.dataKey, bytes, id);
@@ -332,7 +396,7 @@ export class Repository {
 
   /** Reads one blob through the index (used for pages; volume data goes through the pipeline). */
   async readBlob(id: Buffer): Promise<Buffer> {
-    const loc = this.index.get(id);
+    const loc = await this.locate(id);
     if (!loc) throw new MoverError('Corrupt', `blob ${id.toString('hex')} is not in the index`);
     const packId = this.index.packIds[loc.pack]!;
     let sealed: Buffer;

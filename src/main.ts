@@ -14,6 +14,8 @@ const subcommands: Record<string, () => Promise<Register>> = {
   demo: async () => (await import('./cli/demo.js')).registerDemo,
   mover: async () => (await import('./cli/mover.js')).registerMover,
   sandbox: async () => (await import('./cli/sandbox.js')).registerSandbox,
+  crds: async () => (await import('./cli/crds.js')).registerCrds,
+  validate: async () => (await import('./cli/validate.js')).registerValidate,
 };
 
 const program = new Command('csbs')

@@ -28,3 +28,11 @@ export { applyDefaults } from './defaults.js';
 export { validateValue } from './validate.js';
 export { validateRules, toCel } from './cel.js';
 export type { JSONSchemaProps, ValidationRule } from './props.js';
+export {
+  checkBackupPolicySpec,
+  checkBackupRepositorySpec,
+  cronProblem,
+  isTimeZone,
+  semanticChecks,
+  timesOfDay,
+} from './semantic.js';

@@ -189,7 +189,7 @@ function checkMetadata(root: JSONSchemaProps, path: string, errs: FieldError[]):
   const meta = root.properties?.metadata;
   if (!meta) return;
   const at = join(path, 'properties[metadata]');
-  const allowed = new Set(['type', 'properties', 'description']);
+  const allowed = new Set(['type', 'properties']);
   const extra = Object.keys(meta).filter((k) => !allowed.has(k));
   const badProps = Object.keys(meta.properties ?? {}).filter((k) => k !== 'name' && k !== 'generateName');
   if (meta.type !== 'object' || extra.length || badProps.length) {
@@ -340,7 +340,11 @@ export function undocumentedFields(schema: JSONSchemaProps, path = ''): string[]
   const out: string[] = [];
   const visit = (s: JSONSchemaProps, p: string, isRoot: boolean) => {
     if (!isRoot && !s.description?.trim()) out.push(p);
-    for (const [k, c] of Object.entries(s.properties ?? {})) visit(c, p ? `${p}.${k}` : k, false);
+    for (const [k, c] of Object.entries(s.properties ?? {})) {
+      // Root metadata is implicit (ObjectMeta) and may not carry a description.
+      if (isRoot && k === 'metadata') continue;
+      visit(c, p ? `${p}.${k}` : k, false);
+    }
     const items = itemsOf(s);
     if (items?.properties)
       for (const [k, c] of Object.entries(items.properties)) visit(c, `${p}[].${k}`, false);

@@ -32,6 +32,7 @@ export class PackWriter {
   /** Ids added but not indexed yet: a block seen twice in one backup is stored once. */
   private readonly pending = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
+  private readonly indexing = new Set<Promise<void>>();
   private failure: unknown;
   readonly stats: PackStats = { packs: 0, bytes: 0, writeSeconds: 0 };
 
@@ -129,6 +130,7 @@ export class PackWriter {
     await this.turn;
     await this.flush();
     await Promise.all(this.uploads);
+    await Promise.all(this.indexing);
     if (this.failure) throw this.failure;
   }
 
@@ -136,11 +138,21 @@ export class PackWriter {
     const packId = randomBytes(PACK_ID_BYTES).toString('hex');
     const started = process.hrtime.bigint();
     await this.repo.backend.put(packKey(packId), body);
-    await this.repo.writeIndex(packId, [{ packId, size: body.length, entries }]);
-    this.stats.writeSeconds += Number(process.hrtime.bigint() - started) / 1e9;
-    this.stats.packs++;
-    this.stats.bytes += body.length;
-    for (const e of entries) this.pending.delete(idKey(e.id));
-    this.onStored?.();
+    const size = body.length;
+    // The pack buffer is free once the pack is stored; its index object is written meanwhile.
+    const indexing = this.repo
+      .writeIndex(packId, [{ packId, size, entries }])
+      .then(() => {
+        this.stats.writeSeconds += Number(process.hrtime.bigint() - started) / 1e9;
+        this.stats.packs++;
+        this.stats.bytes += size;
+        for (const e of entries) this.pending.delete(idKey(e.id));
+        this.onStored?.();
+      })
+      .catch((err: unknown) => {
+        this.failure ??= err;
+      })
+      .finally(() => this.indexing.delete(indexing));
+    this.indexing.add(indexing);
   }
 }

@@ -47,13 +47,14 @@ export interface RestoreSummary {
   blocksZero: number;
   bytesFetched: number;
   seconds: number;
-  phases: { fetch: number; decode: number; write: number; compare: number };
+  /** Seconds: fetch (pack reads), decode and write (worker CPU/IO, summed), compare (--only-changed), sync (final fsync). */
+  phases: { fetch: number; decode: number; write: number; compare: number; sync: number };
 }
 
 /** Pages per planning window: the unit the restore plans reads for (bounded memory). */
 const WINDOW_PAGES = 4;
 /** Largest coalesced range read from a pack, and the largest gap merged into one. */
-const MAX_RANGE = 8 << 20;
+const MAX_RANGE = 4 << 20;
 const MAX_GAP = 256 << 10;
 const CHUNK_BYTES = 4 << 20;
 
@@ -143,7 +144,7 @@ async function restoreLocked(
     blocksZero: 0,
     bytesFetched: 0,
     seconds: 0,
-    phases: { fetch: 0, decode: 0, write: 0, compare: 0 },
+    phases: { fetch: 0, decode: 0, write: 0, compare: 0, sync: 0 },
   };
   const progress: RestoreProgress = { phase: 'restore', bytesDone: 0, bytesTotal: size, bytesWritten: 0 };
   const bad: BadBlock[] = [];
@@ -340,7 +341,9 @@ async function restoreLocked(
     }
     await Promise.all(inflight);
     if (failure !== undefined) throw failure;
-    await pool.close();
+    const syncStart = process.hrtime.bigint();
+    await pool.close(); // fsyncs the target
+    summary.phases.sync = Number(process.hrtime.bigint() - syncStart) / 1e9;
   } catch (err) {
     await pool.close().catch(() => undefined);
     throw err;

@@ -336,6 +336,8 @@ interface TargetCheck {
   csbs?: number;
   restic?: number;
   ratio?: number;
+  /** restic's CPU seconds / csbs's: what the wall ratio would approach if neither waited for a core. */
+  cpuRatio?: number;
   met?: boolean;
 }
 
@@ -350,7 +352,9 @@ function compare(results: StepResult[]): TargetCheck[] {
     const c = pick(results, 'csbs', step);
     const r = pick(results, 'restic', step);
     const ratio = c && r ? r.seconds / c.seconds : undefined;
+    const cpuRatio = c && r ? r.cpuSeconds / c.cpuSeconds : undefined;
     checks.push({
+      cpuRatio,
       what,
       target: `>= ${target}x restic`,
       csbs: c?.seconds,
@@ -426,26 +430,29 @@ function markdown(report: Report): string {
     '',
   );
   lines.push('## Targets (issue 4): csbs / restic', '');
-  lines.push('| what | target | csbs | restic | ratio | met |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '| what | target | csbs | restic | ratio | met | CPU-seconds ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const c of report.comparison) {
     const isBytes = c.what.includes('bytes') || c.what.includes('size');
     const isRss = c.what.includes('RSS');
     const show = (n: number | undefined): string =>
       isBytes ? `${mib(n)} MiB` : isRss ? `${fmt(n, 0)} MiB` : `${fmt(n, 2)} s`;
     lines.push(
-      `| ${c.what} | ${c.target} | ${show(c.csbs)} | ${c.restic === undefined ? '-' : show(c.restic)} | ${c.ratio === undefined ? '-' : `${fmt(c.ratio, 2)}x`} | ${c.met === undefined ? '-' : c.met ? 'yes' : 'NO'} |`,
+      `| ${c.what} | ${c.target} | ${show(c.csbs)} | ${c.restic === undefined ? '-' : show(c.restic)} | ${c.ratio === undefined ? '-' : `${fmt(c.ratio, 2)}x`} | ${c.met === undefined ? '-' : c.met ? 'yes' : 'NO'} | ${c.cpuRatio === undefined ? '' : `${fmt(c.cpuRatio, 2)}x`} |`,
     );
   }
   lines.push('', '## Every step', '');
   lines.push(
-    `| step | ${tools.map((t) => `${t} s (MiB/s)`).join(' | ')} | ${tools.map((t) => `${t} +MiB`).join(' | ')} | ${tools.map((t) => `${t} RSS MiB`).join(' | ')} |`,
+    `| step | ${tools.map((t) => `${t} s (MiB/s)`).join(' | ')} | ${tools.map((t) => `${t} CPU s`).join(' | ')} | ${tools.map((t) => `${t} +MiB`).join(' | ')} | ${tools.map((t) => `${t} RSS MiB`).join(' | ')} |`,
   );
-  lines.push(`| --- |${' --- |'.repeat(tools.length * 3)}`);
+  lines.push(`| --- |${' --- |'.repeat(tools.length * 4)}`);
   for (const step of stepNames) {
     const row = tools.map((t) => pick(report.results, t, step));
     if (row.every((r) => r === undefined)) continue;
     lines.push(
-      `| ${stepTitles[step]} | ${row.map((r) => (r ? `${fmt(r.seconds, 2)} (${fmt(r.mibPerSecond, 0)})${r.verified === false ? ' WRONG DATA' : ''}` : '-')).join(' | ')} | ${row.map((r) => (r?.repoBytesAdded === undefined ? '-' : mib(r.repoBytesAdded))).join(' | ')} | ${row.map((r) => fmt(r?.peakRssMiB, 0)).join(' | ')} |`,
+      `| ${stepTitles[step]} | ${row.map((r) => (r ? `${fmt(r.seconds, 2)} (${fmt(r.mibPerSecond, 0)})${r.verified === false ? ' WRONG DATA' : ''}` : '-')).join(' | ')} | ${row.map((r) => fmt(r?.cpuSeconds, 1)).join(' | ')} | ${row.map((r) => (r?.repoBytesAdded === undefined ? '-' : mib(r.repoBytesAdded))).join(' | ')} | ${row.map((r) => fmt(r?.peakRssMiB, 0)).join(' | ')} |`,
     );
   }
   const restores = report.results.filter((r) => r.verified !== undefined);
@@ -457,7 +464,7 @@ function markdown(report: Report): string {
   const limit = report.machineLimit;
   lines.push('', "## This machine's limit", '');
   lines.push(
-    `One core, 64 KiB blocks of non-zero data (MB/s): ${Object.entries(limit.perCoreMBps)
+    `One core, 64 KiB blocks of non-zero data (MB per CPU-second): ${Object.entries(limit.perCoreMBps)
       .map(([k, v]) => `${k} ${fmt(v, 0)}`)
       .join(', ')}.`,
     '',

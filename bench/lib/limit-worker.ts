@@ -5,6 +5,7 @@
  */
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compress } from 'zstd-napi';
 import { compressibleBytes, keystream } from './image.js';
@@ -51,8 +52,19 @@ const work: Record<LimitJob['work'], (block: Buffer) => void> = {
   'aes-gcm': (block) => void encrypt(block),
 };
 
+/** CPU seconds this thread has used (Linux /proc; ticks of 1/100 s), so a busy machine does not skew rates. */
+function threadCpuSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 // The pipeline runs over the whole mixed sample; single primitives over its non-zero part.
 const input = job.work === 'pipeline' ? sample : nonZero;
+const cpuStarted = threadCpuSeconds();
 const started = process.hrtime.bigint();
 for (let pass = 0; pass < job.passes; pass++) {
   for (let at = 0; at + job.blockBytes <= input.length; at += job.blockBytes) {
@@ -60,4 +72,8 @@ for (let pass = 0; pass < job.passes; pass++) {
   }
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-parentPort?.postMessage({ bytes: input.length * job.passes, seconds });
+parentPort?.postMessage({
+  bytes: input.length * job.passes,
+  seconds,
+  cpuSeconds: threadCpuSeconds() - cpuStarted,
+});

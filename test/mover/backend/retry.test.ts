@@ -13,7 +13,14 @@ import {
   type RetryEvent,
   type RetryPolicy,
 } from '../../../src/mover/backend/retry.js';
-import { rejection } from './suite.js';
+import { MemoryBackend } from '../../../src/mover/backend/memory.js';
+import { describeBackendSuite, rejection } from './suite.js';
+
+// The wrapper must keep every semantic of the backend it wraps.
+describeBackendSuite('retry wrapper over memory', async () => ({
+  backend: new RetryBackend(new MemoryBackend()),
+  close: async () => undefined,
+}));
 
 /** An errno-style error as Node's fs raises it. */
 function fsError(code: string): Error {

@@ -9,6 +9,7 @@ import { ListWatch, Watch, type KubernetesListObject, type KubernetesObject } fr
 import { ExponentialBackoff } from './backoff.js';
 import { resourcePath, type KubeClient } from './client.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
+import { isNotFound } from './errors.js';
 import { kindId, type ResourceKind } from './kinds.js';
 import { errorFields, silentLogger, type Logger } from './logging.js';
 
@@ -200,6 +201,12 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   private failed(err: unknown): void {
     // ListWatch also reports the abort of its own stop() as an error: not a failure.
     if (!this.running) return;
+    if (!this.synced && isNotFound(err)) {
+      // The kind is not served (e.g. KubeVirt not installed): its cache is truly empty, so count it as
+      // synced rather than blocking every controller; keep retrying until the CRD appears.
+      this.log.warn('kind not served by the API server; treating it as empty until it appears', errorFields(err));
+      this.markWatching();
+    }
     this.restarts++;
     this.opts.onRestart?.(err);
     const delay = this.backoff.when('restart');

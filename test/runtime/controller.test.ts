@@ -7,7 +7,8 @@ import { ControllerRunner } from '../../src/runtime/controller.js';
 import { ApiError } from '../../src/runtime/errors.js';
 import type { EventRecorder } from '../../src/runtime/events.js';
 import { Kinds } from '../../src/runtime/kinds.js';
-import { silentLogger } from '../../src/runtime/logging.js';
+import { PassThrough } from 'node:stream';
+import { createLogger, silentLogger, type Logger } from '../../src/runtime/logging.js';
 import { Metrics } from '../../src/runtime/metrics.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../../src/runtime/reconciler.js';
 
@@ -26,7 +27,7 @@ const noEvents: EventRecorder = {
 
 type Step = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult | void>;
 
-function runner(step: Step, clock: FakeClock, concurrency = 1) {
+function runner(step: Step, clock: FakeClock, concurrency = 1, logger: Logger = silentLogger()) {
   const metrics = new Metrics({ processMetrics: false });
   const calls: { key: string; at: number }[] = [];
   const r = new ControllerRunner(
@@ -43,7 +44,7 @@ function runner(step: Step, clock: FakeClock, concurrency = 1) {
       client: unusedClient(),
       cache: new InformerCache(),
       events: noEvents,
-      logger: silentLogger(),
+      logger,
       clock,
       metrics,
       concurrency: 1,
@@ -176,5 +177,45 @@ describe('runtime/controller runner', () => {
     expect(r.isRunning()).to.equal(false);
     r.enqueue({ namespace: 'n', name: 'k' }); // ignored while stopped
     expect(r.depth()).to.equal(0);
+  });
+
+  it('logs failures as JSON with controller, namespace and name; conflicts only at debug', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 2));
+    const out = new PassThrough();
+    const lines: Record<string, unknown>[] = [];
+    out.on('data', (d: Buffer) => {
+      for (const l of d.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+    });
+    let n = 0;
+    const { r } = runner(
+      async () => {
+        n++;
+        if (n === 1)
+          throw new ApiError({ code: 409, method: 'PUT', path: '/x', status: { reason: 'Conflict' } });
+        if (n === 2) throw new Error('repository not reachable');
+      },
+      clock,
+      1,
+      createLogger({ level: 'info', stream: out, clock }),
+    );
+    r.start([{ namespace: 'team-a', name: 'bk-1' }]);
+    await flushPromises();
+    await clock.advance(1000);
+    await clock.advance(100);
+    await r.stop();
+    await flushPromises();
+    const errors = lines.filter((l) => l.level === 'error');
+    expect(errors).to.have.length(1, JSON.stringify(lines));
+    expect(errors[0]).to.include({
+      msg: 'reconcile failed',
+      controller: 'test',
+      namespace: 'team-a',
+      name: 'bk-1',
+      error: 'repository not reachable',
+      retryInMs: 100,
+      time: '2026-01-02T00:00:01.000Z',
+    });
+    expect(lines.some((l) => String(l.msg).includes('conflict'))).to.equal(false, 'conflicts are debug-only');
   });
 });

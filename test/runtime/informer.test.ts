@@ -2,7 +2,16 @@ import { expect } from 'chai';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Informer, type InformerEventType } from '../../src/runtime/informer.js';
 import { Kinds } from '../../src/runtime/kinds.js';
-import { configMap, eventually, namespace, useSandbox } from './helpers.js';
+import { defineKind } from '../../src/runtime/kinds.js';
+import {
+  configMap,
+  eventually,
+  installWidgetCrd,
+  namespace,
+  useSandbox,
+  widget,
+  WidgetKind,
+} from './helpers.js';
 
 interface Seen {
   type: InformerEventType;
@@ -112,5 +121,44 @@ describe('runtime/informer against the sandbox', () => {
     await eventually(() => inf.get(ns, 'later'), 5000, 'object seen after failures');
     expect(restarts.length).to.be.at.least(1);
     expect(inf.restartCount()).to.equal(restarts.length);
+  });
+
+  it('counts a kind the server does not serve as synced and empty, and picks it up once its CRD appears', async () => {
+    const c = client();
+    const ns = await namespace(c, 'absent');
+    const missing = defineKind({
+      group: 'nowhere.csbs.dev',
+      version: 'v1',
+      kind: 'Ghost',
+      plural: 'ghosts',
+      namespaced: true,
+    });
+    const ghost = new Informer({
+      client: c,
+      kind: missing,
+      namespace: ns,
+      backoff: { baseMs: 20, maxMs: 100 },
+    });
+    ghost.start();
+    await ghost.waitForSync();
+    expect(ghost.hasSynced()).to.equal(true);
+    expect(ghost.list()).to.deep.equal([]);
+    await ghost.stop();
+    // The same for a kind whose CRD is installed later: the informer keeps trying and then watches it.
+    const widgets = new Informer({
+      client: c,
+      kind: WidgetKind,
+      namespace: ns,
+      backoff: { baseMs: 20, maxMs: 100 },
+    });
+    try {
+      widgets.start();
+      await widgets.waitForSync();
+      if ((await c.list(WidgetKind).catch(() => undefined)) === undefined) await installWidgetCrd(c);
+      await c.create(WidgetKind, widget(ns, 'late'));
+      await eventually(() => widgets.get(ns, 'late'), 5000, 'object of a late CRD');
+    } finally {
+      await widgets.stop();
+    }
   });
 });

@@ -204,7 +204,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     if (!this.synced && isNotFound(err)) {
       // The kind is not served (e.g. KubeVirt not installed): its cache is truly empty, so count it as
       // synced rather than blocking every controller; keep retrying until the CRD appears.
-      this.log.warn('kind not served by the API server; treating it as empty until it appears', errorFields(err));
+      this.log.warn(
+        'kind not served by the API server; treating it as empty until it appears',
+        errorFields(err),
+      );
       this.markWatching();
     }
     this.restarts++;

@@ -1,12 +1,23 @@
 import { expect } from 'chai';
 import { Kinds } from '../../src/runtime/kinds.js';
-import { ApiError, isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../src/runtime/errors.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/runtime/client.js';
+import {
+  ApiError,
+  isAlreadyExists,
+  isConflict,
+  isInvalid,
+  isNotFound,
+  isTransient,
+} from '../../src/runtime/errors.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../../src/runtime/finalizers.js';
 import { setCondition } from '../../src/runtime/conditions.js';
 import { configMap, installWidgetCrd, namespace, useSandbox, widget, WidgetKind } from './helpers.js';
 
 describe('runtime/client against the sandbox', () => {
-  const { client } = useSandbox();
+  const { sb, client } = useSandbox();
   before(async () => installWidgetCrd(client()));
 
   it('creates, reads, lists by label, replaces and deletes built-in objects', async () => {
@@ -40,12 +51,10 @@ describe('runtime/client against the sandbox', () => {
     await c.replace(Kinds.ConfigMap, { ...first, data: { x: '1' } });
     const stale = await c.replace(Kinds.ConfigMap, { ...first, data: { x: '2' } }).catch((e: unknown) => e);
     expect(isConflict(stale)).to.equal(true);
-    const bad = { ...widget(ns, 'bad'), spec: { size: 1, mode: 'Nope' } };
-    const invalid = await c.create(WidgetKind, bad as never).catch((e: unknown) => e);
-    expect(isInvalid(invalid), JSON.stringify((invalid as ApiError).status ?? String(invalid))).to.equal(
-      true,
-    );
-    expect((invalid as ApiError).causes.map((x) => x.field).join(',')).to.match(/spec\.mode/);
+    // An illegal object name is refused with 422 Invalid and a field cause.
+    const invalid = await c.create(WidgetKind, widget(ns, 'Bad_Name')).catch((e: unknown) => e);
+    expect(isInvalid(invalid), String(invalid)).to.equal(true);
+    expect((invalid as ApiError).causes.map((x) => x.field)).to.include('metadata.name');
   });
 
   it('patchStatus merge-patches the status subresource of a custom resource', async () => {
@@ -110,11 +119,29 @@ describe('runtime/client against the sandbox', () => {
   it('reports transport failures as ApiError code 0 and server faults by code', async () => {
     const c = client();
     const ns = await namespace(c, 'faults');
-    await c.create(Kinds.ConfigMap, configMap(ns, 'a'));
-    const err = await c
-      .request({ method: 'GET', path: '/api/v1/namespaces/x/nonsense-resource' })
+    sb().failNext({ method: 'GET', path: new RegExp(`/namespaces/${ns}/configmaps/a$`), code: 500 });
+    const fault = await c.get(Kinds.ConfigMap, ns, 'a').catch((e: unknown) => e);
+    expect(fault).to.be.instanceOf(ApiError);
+    expect((fault as ApiError).code).to.equal(500);
+    expect(isTransient(fault)).to.equal(true);
+    const unknown = await c
+      .request({ method: 'GET', path: '/apis/nowhere.example/v1/things' })
       .catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(ApiError);
-    expect((err as ApiError).code).to.equal(404);
+    expect(isNotFound(unknown)).to.equal(true);
+    // Nothing listens on a port we just closed.
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const port = (srv.address() as AddressInfo).port;
+    await new Promise((resolve) => srv.close(resolve));
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser(
+      { name: 'x', server: `http://127.0.0.1:${port}`, skipTLSVerify: true },
+      { name: 'u' },
+    );
+    const down = await new KubeClient(kc).get(Kinds.ConfigMap, ns, 'a').catch((e: unknown) => e);
+    expect(down).to.be.instanceOf(ApiError);
+    expect((down as ApiError).code).to.equal(0);
+    expect(isTransient(down)).to.equal(true);
+    expect((down as ApiError).message).to.match(/ECONNREFUSED/);
   });
 });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { CoreV1Event } from '@kubernetes/client-node';
+import { deepEqual } from '../../src/runtime/equality.js';
 import { Kinds } from '../../src/runtime/kinds.js';
 import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
 import {
@@ -27,7 +28,10 @@ interface Call {
   key: string;
 }
 
-/** A reconciler that counts its runs into status and says so in an Event. */
+/**
+ * An idempotent reconciler: status.children = how many labelled ConfigMaps and owned Secrets the Widget
+ * has (read from the cache), written only when it differs; each run is also told in an Event.
+ */
 function widgetReconciler(manager: string, calls: Call[]): Reconciler {
   return {
     name: 'widget',
@@ -38,11 +42,24 @@ function widgetReconciler(manager: string, calls: Call[]): Reconciler {
       calls.push({ manager, key: `${key.namespace}/${key.name}` });
       const w = ctx.cache.get(WidgetKind, key.namespace, key.name);
       if (!w) return;
-      const runs = ((w.status as { runs?: number } | undefined)?.runs ?? 0) + 1;
-      await ctx.client.patchStatus(WidgetKind, key.namespace, key.name, { phase: 'Seen', runs });
+      const labelled = ctx.cache.list(Kinds.ConfigMap, {
+        namespace: key.namespace,
+        labels: { 'csbs.dev/backup': key.name },
+      });
+      const owned = ctx.cache
+        .list(Kinds.Secret, { namespace: key.namespace })
+        .filter((s) => s.metadata?.ownerReferences?.some((o) => o.uid === w.metadata?.uid));
+      const status = { phase: 'Seen', children: labelled.length + owned.length };
+      if (!deepEqual({ phase: w.status?.phase, children: childrenOf(w) }, status)) {
+        await ctx.client.patchStatus(WidgetKind, key.namespace, key.name, status);
+      }
       await ctx.events.normal(w, 'Reconciled', `seen by ${manager}`);
     },
   };
+}
+
+function childrenOf(w: Widget | undefined): number | undefined {
+  return (w?.status as { children?: number } | undefined)?.children;
 }
 
 async function get(url: string): Promise<{ code: number; body: string }> {
@@ -89,26 +106,22 @@ describe('runtime/manager against the sandbox', function () {
     );
 
     const w = await c.create(WidgetKind, widget(ns, 'w1'));
-    await eventually(
-      async () => ((await c.get(WidgetKind, ns, 'w1')).status as { runs?: number })?.runs === 1,
-      5000,
-      'w1 run 1',
-    );
+    await eventually(async () => childrenOf(await c.get(WidgetKind, ns, 'w1')) === 0, 5000, 'w1 reconciled');
     // a ConfigMap labelled csbs.dev/backup=w1 enqueues Widget w1
     await c.create(Kinds.ConfigMap, configMap(ns, 'job-like', {}, { 'csbs.dev/backup': 'w1' }));
     await eventually(
-      async () => ((await c.get(WidgetKind, ns, 'w1')).status as { runs?: number })?.runs === 2,
+      async () => childrenOf(await c.get(WidgetKind, ns, 'w1')) === 1,
       5000,
-      'w1 run 2',
+      'labelled ConfigMap counted',
     );
     // a Secret owned by w1 enqueues it too
     await c.create(Kinds.Secret, {
       metadata: { namespace: ns, name: 'owned', ownerReferences: [controllerRef(w, WidgetKind)] },
     });
     await eventually(
-      async () => ((await c.get(WidgetKind, ns, 'w1')).status as { runs?: number })?.runs === 3,
+      async () => childrenOf(await c.get(WidgetKind, ns, 'w1')) === 2,
       5000,
-      'w1 run 3',
+      'owned Secret counted',
     );
 
     // events: involvedObject set, repeats aggregated into count

@@ -164,6 +164,8 @@ describe('e2e: backups and restores through the controller', function () {
       await waitFor(
         `Backup ${b.metadata.name} gone`,
         async () => !(await c.tryGet(Kinds.Backup, ns, b.metadata.name ?? '')),
+        60_000,
+        async () => JSON.stringify((await c.tryGet(Kinds.Backup, ns, b.metadata.name ?? ''))?.status),
       );
     const r3 = await restoreAndWait(c, ns, 'to-last', { backupRef: { name: last.metadata.name ?? '' } });
     expect(r3.status?.phase, r3.status?.message).to.equal('Completed');

@@ -110,12 +110,15 @@ export class Controller {
   }
 }
 
-/** Polls `probe` until it returns a value (not undefined/false), or fails naming `what` and the last value. */
+/**
+ * Polls `probe` until it returns a value (not undefined/false), or fails naming `what` and the last value
+ * (or what `detail` says about the state of things then).
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
   timeoutMs = 60_000,
-  everyMs = 100,
+  detail?: () => Promise<string>,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -127,11 +130,15 @@ export async function waitFor<T>(
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
-      );
-    await new Promise((r) => setTimeout(r, everyMs));
+    if (Date.now() > deadline) {
+      const why = detail
+        ? await detail().catch((e: Error) => e.message)
+        : last instanceof Error
+          ? last.message
+          : JSON.stringify(last);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${why})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

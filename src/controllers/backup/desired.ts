@@ -13,6 +13,7 @@ import {
   TERMINATION_MESSAGE_PATH,
   moverContainer,
   moverJob,
+  needsRoot,
   repositoryArgs,
   repositoryVolumes,
 } from '../shared/mover.js';
@@ -195,7 +196,10 @@ export function uploadJob(args: {
     ...(args.parentBackup ? { annotations: { [ANNOTATION_PARENT]: args.parentBackup } } : {}),
     containers,
     volumes: podVolumes,
-    needsRoot: args.volumes.some((v) => v.block),
+    needsRoot: needsRoot(
+      repo,
+      args.volumes.some((v) => v.block),
+    ),
     settings,
   });
 }
@@ -221,7 +225,7 @@ export function deleteJob(args: {
     labels: backupChildLabels(backup.name),
     containers: [moverContainer('delete', command, repo, settings)],
     volumes: repositoryVolumes(repo),
-    needsRoot: false,
+    needsRoot: needsRoot(repo, false),
     settings,
   });
 }

@@ -15,6 +15,7 @@ import {
   type RepositoryAccess,
   moverContainer,
   moverJob,
+  needsRoot,
   repositoryArgs,
   repositoryVolumes,
 } from '../shared/mover.js';
@@ -72,7 +73,7 @@ export function checkJob(repo: BackupRepository, access: RepositoryAccess, setti
     labels: repositoryJobLabels(name),
     containers: [init],
     volumes: repositoryVolumes(access),
-    needsRoot: false,
+    needsRoot: needsRoot(access, false),
     settings: { ...settings, backoffLimit: Math.min(settings.backoffLimit, 1), activeDeadlineSeconds: 600 },
   });
 }
@@ -98,7 +99,7 @@ export function gcJob(
     labels: repositoryJobLabels(name),
     containers: [gc],
     volumes: repositoryVolumes(access),
-    needsRoot: false,
+    needsRoot: needsRoot(access, false),
     settings,
   });
 }

@@ -11,7 +11,7 @@ import { backupObjectName } from '../../api/names.js';
 import { serverKey } from '../../api/servers.js';
 import type { OneOffBackup, OneOffBackupResult, OneOffBackupStatus, ServerRef } from '../../api/types.js';
 import type { KubeClient } from '../../runtime/client.js';
-import { formatTime, setConditions, type ConditionInput } from '../../runtime/conditions.js';
+import { formatTime, isConditionTrue, setConditions, type ConditionInput } from '../../runtime/conditions.js';
 import { deepEqual } from '../../runtime/equality.js';
 import { isAlreadyExists } from '../../runtime/errors.js';
 import { Kinds } from '../../runtime/kinds.js';
@@ -30,6 +30,9 @@ import { chooseBaseName, desiredBackup, displayNames, madeBy } from './desired.j
 import { overallPhase, summary } from './status.js';
 
 type Problem = { reason: string; message: string };
+
+/** True once every planned Backup was created (so a deleted one is not made again). */
+const CONDITION_BACKUPS_CREATED = 'BackupsCreated';
 
 /** The OneOffBackup reconciler. */
 export class OneOffBackupReconciler implements Reconciler {
@@ -84,8 +87,14 @@ export class OneOffBackupReconciler implements Reconciler {
     const all = (await ctx.client.list(BackupKind, ns)).items;
     const results: OneOffBackupResult[] = [];
     let created = 0;
+    // Once every Backup was created, a missing one was deleted by someone: never make it again.
+    const allCreated = isConditionTrue(oob.status?.conditions, CONDITION_BACKUPS_CREATED);
     for (const item of plan) {
       let backup = ours.find((b) => serverKey(b.spec.server) === serverKey(item.server));
+      if (!backup && allCreated) {
+        results.push(item);
+        continue;
+      }
       if (!backup) {
         const want = desiredBackup(oob, item.server, item.backupName, repository);
         try {
@@ -126,6 +135,12 @@ export class OneOffBackupReconciler implements Reconciler {
     const finished = phase !== OneOffBackupPhase.InProgress && phase !== OneOffBackupPhase.Pending;
     const message = summary(results, failures);
     const conds: Omit<ConditionInput, 'observedGeneration'>[] = [
+      {
+        type: CONDITION_BACKUPS_CREATED,
+        status: 'True',
+        reason: Reason.Succeeded,
+        message: `created ${results.length} Backup(s); deleting one later does not re-create it`,
+      },
       {
         type: ConditionType.Valid,
         status: 'True',

@@ -20,6 +20,7 @@ import {
   TERMINATION_MESSAGE_PATH,
   moverContainer,
   moverJob,
+  needsRoot,
   repositoryArgs,
   repositoryVolumes,
 } from '../shared/mover.js';
@@ -159,7 +160,10 @@ export function restoreJob(args: {
     labels: restoreChildLabels(args.restore.name),
     containers,
     volumes: podVolumes,
-    needsRoot: args.volumes.some((v) => v.block),
+    needsRoot: needsRoot(
+      repo,
+      args.volumes.some((v) => v.block),
+    ),
     settings,
   });
 }

@@ -103,9 +103,17 @@ export function repositoryMounts(repo: RepositoryAccess): V1VolumeMount[] {
 }
 
 /**
- * Pod security: non-root with an fsGroup when every volume is a filesystem; raw block devices are
- * root-owned on most CSI drivers, so then UID 0, but still without any capability or escalation.
+ * Whether a mover pod must run as UID 0: to open raw block devices (root-owned on most CSI drivers),
+ * and for every Job of a filesystem repository, whose files must keep one owner because backups of
+ * block volumes write them as root (a non-root Job could not read them). Root here still has no
+ * capabilities, so it reaches only what root owns. Filesystem volumes with an S3 repository run as
+ * non-root.
  */
+export function needsRoot(repo: RepositoryAccess, blockVolumes: boolean): boolean {
+  return blockVolumes || Boolean(repo.filesystem);
+}
+
+/** Pod security for {@link needsRoot}: UID 0 without capabilities, else non-root with an fsGroup. */
 export function podSecurity(needsRoot: boolean): V1PodSecurityContext {
   if (needsRoot) return { runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } };
   return {

@@ -137,7 +137,7 @@ describe('controllers/backup/desired', () => {
     });
   }
 
-  it('delete Job lists every manifest and runs non-root', () => {
+  it('delete Job lists every manifest; non-root for S3, one owner (UID 0) for a filesystem repository', () => {
     const job = deleteJob({ backup: bk, manifests: ['m1', 'm2'], repo, settings });
     expect(job.metadata?.name).to.equal('manualbk-1a2b-delete');
     const cmd = job.spec?.template.spec?.containers[0].command ?? [];
@@ -152,6 +152,14 @@ describe('controllers/backup/desired', () => {
       '--manifest',
       'm2',
     ]);
-    expect(job.spec?.template.spec?.securityContext?.runAsNonRoot).to.equal(true);
+    // Backups of block volumes write a filesystem repository as root: every Job on it must match.
+    expect(job.spec?.template.spec?.securityContext?.runAsUser).to.equal(0);
+    const s3 = deleteJob({
+      backup: bk,
+      manifests: ['m1'],
+      repo: repositoryAccess(aRepository('repo', 's3')),
+      settings,
+    });
+    expect(s3.spec?.template.spec?.securityContext?.runAsNonRoot).to.equal(true);
   });
 });

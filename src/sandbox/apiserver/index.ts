@@ -11,6 +11,7 @@ export type {
   RouteContext,
 } from './server.js';
 export type { FaultRule } from './faults.js';
+export { RequestCounter, type RequestCount } from './requests.js';
 export type { SchemaAdmission, AdmissionResult } from './admission.js';
 export { ApiError, notFound, badRequest, conflict, invalid, statusForCode } from './errors.js';
 export type { FieldCause, StatusObject } from './errors.js';

@@ -12,6 +12,7 @@ import { CRD_CLEANUP_FINALIZER, crdStatus, validateCrd } from './crds.js';
 import { Discovery, SERVER_VERSION, type ExtraDiscoveryResource } from './discovery.js';
 import { ApiError, badRequest, internalError, methodNotAllowed, notFound, statusForCode } from './errors.js';
 import { Faults, type FaultRule } from './faults.js';
+import { RequestCounter, requestResource, requestUser, requestVerb } from './requests.js';
 import { ServerControllers } from './gc.js';
 import { OpenApi } from './openapi.js';
 import { Persistence } from './persistence.js';
@@ -154,6 +155,8 @@ export class ApiServer {
   readonly store: ObjectStore;
   readonly rest: Rest;
   readonly faults = new Faults();
+  /** Requests answered, by user, verb and resource (benchmarks count a controller's requests here). */
+  readonly requests = new RequestCounter();
   private readonly queue = new TaskQueue();
   private readonly watches: WatchHub;
   private readonly discovery: Discovery;
@@ -304,6 +307,11 @@ export class ApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
+    this.requests.record(
+      requestUser(req.headers.authorization),
+      requestVerb(method, url),
+      requestResource(url.pathname),
+    );
     try {
       const fault = this.faults.take(method, url.pathname + url.search);
       if (fault) throw statusForCode(fault.code, fault.message);

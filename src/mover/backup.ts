@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MoverError } from './errors.js';
+import { everyNth } from './pipeline/gc-hint.js';
 import { defaultWorkerCount, WorkerPool } from './pipeline/pool.js';
 import type { EncodeReply, HashReply } from './pipeline/messages.js';
 import { blobId, ID_BYTES, SEAL_OVERHEAD, ZERO_ID } from './repository/crypto.js';
@@ -182,7 +183,9 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       await repo.loadIndex();
     };
 
+    const collect = everyNth(8);
     const processChunk = async (c: number): Promise<void> => {
+      collect();
       await refreshIndex();
       const first = c * chunkBlocks;
       const count = Math.min(chunkBlocks, nBlocks - first);

@@ -6,7 +6,8 @@
 import * as fsp from 'node:fs/promises';
 import { NotFoundError } from './backend/backend.js';
 import { MoverError } from './errors.js';
-import { defaultWorkerCount, WorkerPool } from './pipeline/pool.js';
+import { everyNth } from './pipeline/gc-hint.js';
+import { defaultWorkerCount, ownedBuffer, WorkerPool } from './pipeline/pool.js';
 import type { DecodeReply, HashReply } from './pipeline/messages.js';
 import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
@@ -163,13 +164,15 @@ async function restoreLocked(
     inflight.add(p);
   };
 
+  const collect = everyNth(8);
   const fetchAndWrite = async (packId: string, items: Item[]): Promise<void> => {
+    collect();
     const start = items[0]!.loc.offset;
     const end = items[items.length - 1]!.loc.offset + items[items.length - 1]!.loc.length;
     const t = process.hrtime.bigint();
     let data: Buffer;
     try {
-      data = await repo.backend.getRange(packKey(packId), start, end - start);
+      data = ownedBuffer(await repo.backend.getRange(packKey(packId), start, end - start));
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       for (const it of items) {

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { NotFoundError } from './backend/backend.js';
-import { WorkerPool } from './pipeline/pool.js';
+import { ownedBuffer, WorkerPool } from './pipeline/pool.js';
 import type { DecodeReply } from './pipeline/messages.js';
 import { ID_BYTES } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
@@ -137,7 +137,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
           const end = items[items.length - 1]![1].offset + items[items.length - 1]![1].length;
           let data: Buffer;
           try {
-            data = await repo.backend.getRange(packKey(packId), start, end - start);
+            data = ownedBuffer(await repo.backend.getRange(packKey(packId), start, end - start));
           } catch (err) {
             if (!(err instanceof NotFoundError)) throw err;
             for (const [key] of items) markBad(key, 'its pack is missing', packId);

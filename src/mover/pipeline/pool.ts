@@ -23,6 +23,18 @@ export interface PoolOptions {
   outputBytes: number;
 }
 
+/**
+ * `buf` as a Buffer that owns its whole ArrayBuffer, so the ArrayBuffer can be transferred to a
+ * worker: a slice of a pooled or larger buffer (small Buffers, some backends' reads) is copied first,
+ * since transferring it would detach memory other Buffers use (Node 24 refuses to).
+ */
+export function ownedBuffer(buf: Buffer): Buffer {
+  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && buf.length >= 4096) return buf;
+  const copy = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(copy);
+  return copy;
+}
+
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   /** Main-thread views of the shared slots. */

@@ -4,11 +4,10 @@
  * coordinates and talks to storage.
  */
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BlobCompressor, decompressBlob } from '../repository/codec.js';
 import { blobId, ID_BYTES, open, sealInto } from '../repository/crypto.js';
+import { everyNth } from './gc-hint.js';
 import type {
   DecodeReply,
   DecodeRequest,
@@ -34,18 +33,7 @@ const readFds = new Map<string, number>();
 const writeFds = new Map<string, number>();
 let zeros = Buffer.alloc(0);
 
-// Every sealed or compressed block is a fresh native buffer (Node's cipher and zstd APIs allocate),
-// and V8 collects such external memory lazily: tens of MiB per thread. A cheap young-generation
-// collection every few chunks keeps the process's memory flat.
-setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
-let sinceCollect = 0;
-const COLLECT_EVERY = 4;
-function maybeCollect(): void {
-  if (++sinceCollect < COLLECT_EVERY) return;
-  sinceCollect = 0;
-  collect({ type: 'minor' });
-}
+const maybeCollect = everyNth(4);
 
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 

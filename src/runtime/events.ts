@@ -127,8 +127,8 @@ export class KubeEventRecorder implements EventRecorder {
       }
     } catch (err) {
       this.log.warn('could not record event', {
-        reason,
-        type,
+        eventReason: reason,
+        eventType: type,
         namespace: meta.namespace,
         name: meta.name,
         ...errorFields(err),

@@ -64,6 +64,23 @@ async function countCreations(
   return { counts, stop: () => req.abort() };
 }
 
+/** Records each VolumeSnapshot's cut time (status.creationTime) as the snapshotter reports it. */
+async function recordCuts(
+  cluster: Cluster,
+  ns: string,
+): Promise<{ cuts: Map<string, string>; stop: () => void }> {
+  const cuts = new Map<string, string>();
+  const req = await new Watch(cluster.kubeConfig).watch(
+    `/apis/snapshot.storage.k8s.io/v1/namespaces/${ns}/volumesnapshots`,
+    {},
+    (_type: string, obj: { metadata?: { name?: string }; status?: { creationTime?: string } }) => {
+      if (obj.status?.creationTime) cuts.set(obj.metadata?.name ?? '', obj.status.creationTime);
+    },
+    () => {},
+  );
+  return { cuts, stop: () => req.abort() };
+}
+
 describe('e2e: backups and restores through the controller', function () {
   this.timeout(240_000);
   let cluster: Cluster;
@@ -95,8 +112,10 @@ describe('e2e: backups and restores through the controller', function () {
     const sums0 = await checksums(cluster, ns, claims);
 
     // 1. Full backup.
+    const cutWatch = await recordCuts(cluster, ns);
     await oneOff(c, ns, 'first', { server: { kind: 'VirtualMachine', name: 'vm1' } });
     const full = await backupOf(c, ns, 'first');
+    cutWatch.stop();
     expect(full.status?.phase, full.status?.message).to.equal('Available');
     expect(full.spec.backupName).to.match(/^manualbk_[0-9a-f]{4}$/);
     expect(full.status?.type).to.equal('Full');
@@ -112,6 +131,11 @@ describe('e2e: backups and restores through the controller', function () {
       );
       const log = cluster.sandbox?.cluster?.freezeLog(ns, 'vm1') ?? [];
       expect(log.map((r) => `${r.action}:${r.ok}`)).to.deep.equal(['freeze:true', 'unfreeze:true']);
+      // Every snapshot was cut while the guest was frozen: after the freeze, before the thaw.
+      const cuts = [...cutWatch.cuts.values()].map((t) => new Date(t).getTime());
+      expect(cuts).to.have.length(2);
+      const [frozen, thawed] = log.map((r) => new Date(r.time).getTime());
+      for (const cut of cuts) expect(cut).to.be.within(frozen, thawed);
     }
     await noLeftovers(cluster, ns);
 

@@ -311,7 +311,7 @@ export function registerMover(program: Command): void {
         });
         if (result.ok) return { summary: result };
         // Keep the line short for termination messages: the first bad blocks and their first uses.
-        const bad = result.bad.slice(0, 10).map((b) => ({ ...b, uses: b.uses.slice(0, 5) }));
+        const bad = result.bad.slice(0, 4).map((b) => ({ ...b, uses: b.uses.slice(0, 3) }));
         const error = new MoverError(
           'Corrupt',
           `verify found ${result.bad.length} bad block(s): ${bad
@@ -326,7 +326,7 @@ export function registerMover(program: Command): void {
           summary: {
             ...result,
             bad,
-            error: { code: error.code, message: error.message.slice(0, 1500) },
+            error: { code: error.code, message: error.message.slice(0, 800) },
             exitCode: error.exitCode,
           },
           exitCode: error.exitCode,

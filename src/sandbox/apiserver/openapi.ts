@@ -17,7 +17,8 @@ const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 const OBJECT_META_REF = `#/definitions/${META}.ObjectMeta`;
 const LIST_META_REF = `#/definitions/${META}.ListMeta`;
 
-/** Content type kubectl asks for and reads. */
+/** Content type kubectl asks for (`Accept`); the answer is labelled octet-stream as kube-openapi does,
+ * since Go's media-type parser rejects the `@` of the requested type. */
 export const OPENAPI_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
 
 const str = (description: string): JsonObject => ({ type: 'string', description });
@@ -284,7 +285,7 @@ export class OpenApi {
     const accept = req.headers.accept ?? '';
     if (accept.includes('protobuf')) {
       this.proto ??= encodeOpenApiV2(this.document());
-      res.writeHead(200, { 'Content-Type': OPENAPI_PROTOBUF, 'Content-Length': this.proto.length });
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': this.proto.length });
       res.end(this.proto);
       return;
     }

@@ -3,13 +3,7 @@
  * the demo and benchmarks. Start one with `startSandbox` (`src/sandbox/index.ts`).
  */
 export { ApiServer } from './server.js';
-export type {
-  ApiServerOptions,
-  ExtensionRoute,
-  PodLogOptions,
-  PodLogProvider,
-  RouteContext,
-} from './server.js';
+export type { ApiServerOptions, ExtensionRoute, RouteContext } from './server.js';
 export type { FaultRule } from './faults.js';
 export { RequestCounter, type RequestCount } from './requests.js';
 export type { SchemaAdmission, AdmissionResult } from './admission.js';

@@ -4,8 +4,9 @@
  * subresource, extension routes for add-on APIs, fault injection and optional persistence.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { AddressInfo, Socket } from 'node:net';
+import type { AggregatedApi, PodLogRequest, PodLogSource } from '../extensions.js';
 import type { SchemaAdmission } from './admission.js';
 import { builtinResources } from './builtins.js';
 import { CRD_CLEANUP_FINALIZER, crdStatus, validateCrd } from './crds.js';
@@ -38,11 +39,15 @@ export interface ApiServerOptions {
   stateDir?: string;
   /** The schema engine for custom resources (defaults to `src/schema/`). */
   admission?: SchemaAdmission;
+  /** Where `pods/log` reads container logs from (the simulated kubelet). */
+  logs?: PodLogSource;
+  /** API groups served by other components (KubeVirt's subresources), proxied like APIServices. */
+  aggregatedApis?: AggregatedApi[];
   /** Structural-schema check for CRDs (defaults to `src/schema/`'s). */
   structural?: (schema: import('./types.js').JsonObject) => import('./errors.js').FieldCause[];
 }
 
-/** Options a pod log request carries. */
+/** Options a pod log request carries (for a `PodLogProvider`). */
 export interface PodLogOptions {
   container: string;
   follow: boolean;
@@ -53,7 +58,10 @@ export interface PodLogOptions {
   sinceSeconds?: number;
 }
 
-/** Supplies pod logs (the simulated kubelet): text, a stream (for `follow`), or undefined if none yet. */
+/**
+ * A function-style pod log source: text, a stream (for `follow`), or undefined while the container has
+ * not started. The API server applies `tailLines` and `limitBytes` to text answers.
+ */
 export type PodLogProvider = (
   namespace: string,
   pod: string,
@@ -167,7 +175,9 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
   private admission: SchemaAdmission;
   private structural: ApiServerOptions['structural'];
+  private logs: PodLogSource | undefined;
   private logProvider: PodLogProvider | undefined;
+  private readonly aggregated: AggregatedApi[] = [];
   private server: Server | undefined;
   private baseUrl = '';
 
@@ -189,6 +199,8 @@ export class ApiServer {
     }
     new ServerControllers(this.store, this.registry, this.rest, this.queue).syncCrds();
     this.watches = new WatchHub(this.store, this.rest, options.bookmarkIntervalMs ?? 60_000);
+    this.logs = options.logs;
+    for (const api of options.aggregatedApis ?? []) this.addAggregatedApi(api);
     this.discovery = new Discovery(this.registry, () => this.extraDiscovery);
     this.openapi = new OpenApi(this.registry);
     if (options.stateDir) {
@@ -213,9 +225,26 @@ export class ApiServer {
     if (structural) this.structural = structural;
   }
 
-  /** Registers the source of `GET .../pods/{name}/log`. */
+  /** Sets a function-style source of pod logs (takes precedence over a `PodLogSource`). */
   setPodLogProvider(provider: PodLogProvider | undefined): void {
     this.logProvider = provider;
+  }
+
+  /** Sets the source of `GET .../pods/{name}/log` (the simulated kubelet's log store). */
+  setPodLogSource(source: PodLogSource | undefined): void {
+    this.logs = source;
+  }
+
+  /** Serves an aggregated API group/version: listed in discovery, every request under it proxied. */
+  addAggregatedApi(api: AggregatedApi): void {
+    this.aggregated.push(api);
+    const groupVersion = `${api.group}/${api.version}`;
+    for (const r of api.resources) {
+      this.extraDiscovery.push({
+        groupVersion,
+        resource: { name: r.name, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: r.verbs },
+      });
+    }
   }
 
   /** Serves an extra path (checked before the built-in routes); optional discovery entry for it. */
@@ -340,6 +369,10 @@ export class ApiServer {
 
   private async route(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    for (const api of this.aggregated) {
+      const prefix = `/apis/${api.group}/${api.version}`;
+      if (path.startsWith(`${prefix}/`)) return api.handle(req, res, url.pathname.slice(prefix.length));
+    }
     switch (path) {
       case '/version':
         return sendJson(res, 200, SERVER_VERSION);
@@ -686,40 +719,78 @@ export class ApiServer {
     }
     const num = (k: string): number | undefined =>
       q.has(k) && /^\d+$/.test(q.get(k)!) ? Number(q.get(k)) : undefined;
-    const options: PodLogOptions = {
-      container,
-      follow: q.get('follow') === 'true',
-      previous: q.get('previous') === 'true',
-      timestamps: q.get('timestamps') === 'true',
-    };
+    const request: PodLogRequest = { namespace, pod: name, uid: pod.metadata.uid ?? '', container };
+    if (q.get('previous') === 'true') request.previous = true;
+    if (q.get('timestamps') === 'true') request.timestamps = true;
     const tail = num('tailLines');
     const limitBytes = num('limitBytes');
     const since = num('sinceSeconds');
-    if (tail !== undefined) options.tailLines = tail;
-    if (limitBytes !== undefined) options.limitBytes = limitBytes;
-    if (since !== undefined) options.sinceSeconds = since;
-    const log = await this.logProvider?.(namespace, name, options);
-    if (log === undefined) {
-      throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
-    }
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
-    if (typeof log === 'string') {
-      let text = log;
-      if (options.tailLines !== undefined) {
-        const lines = text.split('\n');
-        const trailing = lines[lines.length - 1] === '' ? lines.pop() : undefined;
-        text =
-          lines.slice(Math.max(0, lines.length - options.tailLines)).join('\n') +
-          (trailing !== undefined ? '\n' : '');
-      }
-      if (options.limitBytes !== undefined)
-        text = Buffer.from(text).subarray(0, options.limitBytes).toString('utf8');
-      res.end(text);
+    if (tail !== undefined) request.tailLines = tail;
+    if (limitBytes !== undefined) request.limitBytes = limitBytes;
+    if (since !== undefined) request.sinceSeconds = since;
+    const waiting = (): ApiError =>
+      badRequest(`container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
+    if (this.logProvider)
+      return sendProvidedLog(res, this.logProvider, request, q.get('follow') === 'true', waiting);
+    if (q.get('follow') !== 'true') {
+      const log = await this.logs?.read(request);
+      if (log === undefined) throw waiting();
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': log.length });
+      res.end(log);
       return;
     }
+    const abort = new AbortController();
+    const stream = this.logs?.follow(request, abort.signal);
+    if (stream === undefined) throw waiting();
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+    res.on('close', () => abort.abort());
+    try {
+      for await (const chunk of stream) {
+        if (res.destroyed) break;
+        res.write(chunk);
+      }
+    } finally {
+      abort.abort();
+      if (!res.writableEnded) res.end();
+    }
+  }
+}
+
+async function sendProvidedLog(
+  res: ServerResponse,
+  provider: PodLogProvider,
+  request: PodLogRequest,
+  follow: boolean,
+  waiting: () => ApiError,
+): Promise<void> {
+  const options: PodLogOptions = {
+    container: request.container,
+    follow,
+    previous: request.previous === true,
+    timestamps: request.timestamps === true,
+  };
+  if (request.tailLines !== undefined) options.tailLines = request.tailLines;
+  if (request.limitBytes !== undefined) options.limitBytes = request.limitBytes;
+  if (request.sinceSeconds !== undefined) options.sinceSeconds = request.sinceSeconds;
+  const log = await provider(request.namespace, request.pod, options);
+  if (log === undefined) throw waiting();
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+  if (typeof log !== 'string') {
     log.pipe(res);
     res.on('close', () => log.destroy());
+    return;
   }
+  let text = log;
+  if (options.tailLines !== undefined) {
+    const lines = text.split('\n');
+    const trailing = lines[lines.length - 1] === '' ? lines.pop() : undefined;
+    text =
+      lines.slice(Math.max(0, lines.length - options.tailLines)).join('\n') +
+      (trailing !== undefined ? '\n' : '');
+  }
+  if (options.limitBytes !== undefined)
+    text = Buffer.from(text).subarray(0, options.limitBytes).toString('utf8');
+  res.end(text);
 }
 
 /** Re-exported for extension routes. */

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
-import { ApiError, type PodLogOptions } from '../../../src/sandbox/apiserver/index.js';
+import { ApiError } from '../../../src/sandbox/apiserver/index.js';
+import type { PodLogRequest } from '../../../src/sandbox/extensions.js';
 import type { Sandbox } from '../../../src/sandbox/index.js';
 import { rejection, sandbox, widget, type Obj } from './helpers.js';
 
@@ -77,10 +78,19 @@ describe('sandbox apiserver: persistence, faults, logs, extensions', () => {
         code: 400,
         message: 'container "c" in pod "p" is waiting to start: ContainerCreating',
       });
-      const asked: PodLogOptions[] = [];
-      sb.apiServer.setPodLogProvider((ns, pod, options) => {
-        asked.push(options);
-        return options.follow ? Readable.from(['streamed\n']) : `${ns}/${pod} line1\nline2\nline3\n`;
+      const asked: PodLogRequest[] = [];
+      sb.apiServer.setPodLogSource({
+        read: async (req) => {
+          asked.push(req);
+          const lines = [`${req.namespace}/${req.pod} line1`, 'line2', 'line3'];
+          return Buffer.from(`${lines.slice(req.tailLines ? -req.tailLines : 0).join('\n')}\n`);
+        },
+        follow: (req, signal) =>
+          (async function* () {
+            asked.push(req);
+            yield Buffer.from('first\n');
+            if (!signal.aborted) yield Buffer.from('second\n');
+          })(),
       });
       expect(await core.readNamespacedPodLog({ name: 'p', namespace: 'default' })).to.equal(
         'default/p line1\nline2\nline3\n',
@@ -89,48 +99,94 @@ describe('sandbox apiserver: persistence, faults, logs, extensions', () => {
         'line2\nline3\n',
       );
       expect(await core.readNamespacedPodLog({ name: 'p', namespace: 'default', follow: true })).to.equal(
-        'streamed\n',
+        'first\nsecond\n',
       );
-      expect(asked[0]).to.include({ container: 'c', follow: false });
+      const pod = await core.readNamespacedPod({ name: 'p', namespace: 'default' });
+      expect(asked[0]).to.deep.equal({
+        namespace: 'default',
+        pod: 'p',
+        uid: pod.metadata?.uid,
+        container: 'c',
+      });
+      expect(asked[1].tailLines).to.equal(2);
       const wrong = await rejection(() =>
         core.readNamespacedPodLog({ name: 'p', namespace: 'default', container: 'nope' }),
       );
-      expect(wrong.code).to.equal(400);
+      expect(wrong).to.include({ code: 400, message: 'container nope is not valid for pod p' });
+      sb.apiServer.setPodLogSource(undefined);
+    });
+
+    it('serves pod logs from a function-style provider too', async () => {
+      await core.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'q' },
+          spec: {
+            containers: [
+              { name: 'a', image: 'x:1' },
+              { name: 'b', image: 'x:1' },
+            ],
+          },
+        },
+      });
+      const choose = await rejection(() => core.readNamespacedPodLog({ name: 'q', namespace: 'default' }));
+      expect(choose).to.include({
+        code: 400,
+        message: 'a container name must be specified for pod q, choose one of: [a b]',
+      });
+      sb.apiServer.setPodLogProvider((_ns, _pod, o) =>
+        o.follow ? Readable.from(['streamed\n']) : `${o.container}1\n${o.container}2\n`,
+      );
+      expect(
+        await core.readNamespacedPodLog({ name: 'q', namespace: 'default', container: 'b', tailLines: 1 }),
+      ).to.equal('b2\n');
+      expect(
+        await core.readNamespacedPodLog({ name: 'q', namespace: 'default', container: 'a', follow: true }),
+      ).to.equal('streamed\n');
       sb.apiServer.setPodLogProvider(undefined);
     });
 
-    it('serves extension routes and lists them in discovery', async () => {
-      const frozen: string[] = [];
-      sb.apiServer.addRoute(
-        {
-          method: 'PUT',
-          path: /^\/apis\/subresources\.kubevirt\.io\/v1\/namespaces\/([^/]+)\/virtualmachineinstances\/([^/]+)\/freeze$/,
-          handler: ({ match }) => {
-            if (match[2] === 'missing')
-              throw new ApiError(
-                404,
-                'NotFound',
-                `virtualmachineinstance.kubevirt.io "${match[2]}" not found`,
-              );
-            frozen.push(`${match[1]}/${match[2]}`);
-            return {};
-          },
+    it('proxies aggregated APIs and lists them in discovery', async () => {
+      const seen: string[] = [];
+      sb.apiServer.addAggregatedApi({
+        group: 'subresources.kubevirt.io',
+        version: 'v1',
+        resources: [
+          { name: 'virtualmachineinstances/freeze', namespaced: true, kind: '', verbs: ['update'] },
+        ],
+        handle: (req, res, path) => {
+          seen.push(`${req.method} ${path}`);
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{}');
         },
-        {
-          groupVersion: 'subresources.kubevirt.io/v1',
-          resource: { name: 'virtualmachineinstances/freeze', namespaced: true, kind: '', verbs: ['update'] },
-        },
-      );
+      });
       const url = `${sb.url}/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachineinstances`;
       expect((await fetch(`${url}/vm1/freeze`, { method: 'PUT' })).status).to.equal(200);
-      expect(frozen).to.deep.equal(['default/vm1']);
-      const missing = await fetch(`${url}/missing/freeze`, { method: 'PUT' });
-      expect(missing.status).to.equal(404);
-      expect(((await missing.json()) as { kind: string }).kind).to.equal('Status');
+      expect(seen).to.deep.equal(['PUT /namespaces/default/virtualmachineinstances/vm1/freeze']);
       const disc = (await (await fetch(`${sb.url}/apis/subresources.kubevirt.io/v1`)).json()) as {
         resources: Array<{ name: string }>;
       };
       expect(disc.resources.map((r) => r.name)).to.deep.equal(['virtualmachineinstances/freeze']);
+      const groups = (await (await fetch(`${sb.url}/apis`)).json()) as { groups: Array<{ name: string }> };
+      expect(groups.groups.map((g) => g.name)).to.include('subresources.kubevirt.io');
+    });
+
+    it('serves extension routes, answering thrown ApiErrors as Status', async () => {
+      sb.apiServer.addRoute({
+        method: 'GET',
+        path: /^\/apis\/example\.dev\/v1\/things\/([^/]+)$/,
+        handler: ({ match }) => {
+          if (match[1] === 'missing')
+            throw new ApiError(404, 'NotFound', `things.example.dev "${match[1]}" not found`);
+          return { name: match[1] };
+        },
+      });
+      expect(await (await fetch(`${sb.url}/apis/example.dev/v1/things/a`)).json()).to.deep.equal({
+        name: 'a',
+      });
+      const missing = await fetch(`${sb.url}/apis/example.dev/v1/things/missing`);
+      expect(missing.status).to.equal(404);
+      expect(((await missing.json()) as { kind: string }).kind).to.equal('Status');
     });
 
     it('publishes CRD schemas in /openapi/v2 as kubectl expects', async () => {

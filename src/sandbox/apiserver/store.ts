@@ -37,6 +37,8 @@ export interface StoreSnapshot {
 /** In-memory store with a global revision and a change history window. */
 export class ObjectStore {
   private readonly objects = new Map<string, Map<string, KubeObject>>();
+  /** Sorted keys per resource, rebuilt lazily after an insert or removal (updates keep the order). */
+  private readonly sortedKeys = new Map<string, string[]>();
   private readonly byUid = new Map<string, ObjectLocation>();
   private readonly dependents = new Map<string, Set<string>>();
   private readonly listeners = new Set<(event: StoreEvent) => void>();
@@ -67,7 +69,11 @@ export class ObjectStore {
   list(resource: string, namespace?: string): KubeObject[] {
     const all = this.objects.get(resource);
     if (!all) return [];
-    const keys = [...all.keys()].sort();
+    let keys = this.sortedKeys.get(resource);
+    if (!keys) {
+      keys = [...all.keys()].sort();
+      this.sortedKeys.set(resource, keys);
+    }
     const prefix = namespace === undefined ? undefined : `${namespace}/`;
     const out: KubeObject[] = [];
     for (const k of keys) if (prefix === undefined || k.startsWith(prefix)) out.push(all.get(k)!);
@@ -131,6 +137,7 @@ export class ObjectStore {
       this.objects.set(resource, bucket);
     }
     if (previous) this.unindex(resource, key, previous);
+    if (type !== 'MODIFIED') this.sortedKeys.delete(resource);
     if (type === 'DELETED') {
       bucket.delete(key);
       if (bucket.size === 0) this.objects.delete(resource);
@@ -233,6 +240,7 @@ export class ObjectStore {
       }
       bucket.set(key, object);
       this.index(resource, key, object);
+      this.sortedKeys.delete(resource);
     }
     this.rv = snapshot.resourceVersion;
     this.compactedRv = this.rv;

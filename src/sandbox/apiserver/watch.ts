@@ -105,14 +105,23 @@ export class WatchHub {
     return r.labels.matches(labelsOf(obj)) && r.fields.matches(fieldsOf(obj));
   }
 
-  private line(w: Watcher, type: string, obj: KubeObject): string {
-    const served = this.rest.served(w.request.def, w.request.version, obj);
-    const object = w.request.transform ? w.request.transform(served) : served;
-    return `${JSON.stringify({ type, object })}\n`;
+  private line(w: Watcher, type: string, obj: KubeObject, cache?: Map<string, string>): string {
+    if (w.request.transform) {
+      const served = this.rest.served(w.request.def, w.request.version, obj);
+      return `${JSON.stringify({ type, object: w.request.transform(served) })}\n`;
+    }
+    // Fan-out: each (type, object, version) is serialised once for all watchers of one event.
+    const key = `${type} ${w.request.version}`;
+    let text = cache?.get(key);
+    if (text === undefined) {
+      text = `${JSON.stringify({ type, object: this.rest.served(w.request.def, w.request.version, obj) })}\n`;
+      cache?.set(key, text);
+    }
+    return text;
   }
 
-  private send(w: Watcher, type: string, obj: KubeObject): void {
-    this.write(w, this.line(w, type, obj));
+  private send(w: Watcher, type: string, obj: KubeObject, cache?: Map<string, string>): void {
+    this.write(w, this.line(w, type, obj, cache));
   }
 
   private write(w: Watcher, text: string): void {
@@ -121,17 +130,17 @@ export class WatchHub {
     else w.res.write(text);
   }
 
-  private deliver(w: Watcher, e: StoreEvent): void {
+  private deliver(w: Watcher, e: StoreEvent, cache?: Map<string, string>): void {
     const now = this.matches(w, e.object);
     const before = e.previous !== undefined && this.matches(w, e.previous);
     if (e.type === 'ADDED') {
-      if (now) this.send(w, 'ADDED', e.object);
+      if (now) this.send(w, 'ADDED', e.object, cache);
     } else if (e.type === 'DELETED') {
-      if (now || before) this.send(w, 'DELETED', e.object);
+      if (now || before) this.send(w, 'DELETED', e.object, cache);
     } else if (now && before) {
-      this.send(w, 'MODIFIED', e.object);
+      this.send(w, 'MODIFIED', e.object, cache);
     } else if (now) {
-      this.send(w, 'ADDED', e.object);
+      this.send(w, 'ADDED', e.object, cache);
     } else if (before && e.previous) {
       // Left the selection: reported as a deletion of the old state at the new resourceVersion.
       const gone = { ...e.previous, metadata: { ...e.previous.metadata, resourceVersion: String(e.rv) } };
@@ -140,7 +149,8 @@ export class WatchHub {
   }
 
   private dispatch(e: StoreEvent): void {
-    for (const w of this.watchers) if (w.resource === e.resource) this.deliver(w, e);
+    const cache = new Map<string, string>();
+    for (const w of this.watchers) if (w.resource === e.resource) this.deliver(w, e, cache);
   }
 
   private bookmark(w: Watcher): void {

@@ -198,11 +198,25 @@ describe(`sandbox apiserver: kubectl ${version ?? '(not installed)'}`, function 
       expect(all).to.match(/backuppolicy\.csbs\.dev\//);
     });
 
+    it('rejects an invalid sample with exit code 1 and the field message', async () => {
+      const bad = join(packageRoot, 'test', 'fixtures', 'invalid', 'policy-retention-zero.yaml');
+      const r = await kubectl('apply', '-f', bad);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.contain(
+        'spec.retention.maxCount: Invalid value: 0: spec.retention.maxCount in body should be greater than or equal to 1',
+      );
+    });
+
     it('prints backuppolicies as YAML and explains backuppolicy.spec.retention', async () => {
       expect(await ok('get', 'backuppolicies', '-o', 'yaml')).to.contain('kind: BackupPolicy');
       const out = await ok('explain', 'backuppolicy.spec.retention');
       expect(out).to.contain('RESOURCE: retention <Object>');
       expect(out).to.match(/maxCount\s+<integer>/);
+    });
+
+    it('deletes the samples and waits for them to be gone', async () => {
+      expect(await ok('delete', '-f', samples, '--wait=true')).to.match(/deleted/);
+      expect((await ok('get', 'csbs', '-o', 'name')).trim()).to.equal('');
     });
   });
 });

@@ -1,9 +1,11 @@
 /**
- * The seams between the sandbox API server (`apiserver/`) and the simulated cluster (`cluster/`).
+ * The seams between the sandbox API server (`apiserver/`) and the simulated cluster (`cluster/`), on the
+ * cluster's side.
  *
  * A real kube-apiserver does not run containers or KubeVirt's subresources itself: it asks the kubelet for
- * a pod's log and proxies aggregated APIs (APIService) to their servers. These two interfaces are those
- * two hops, so the API server stays generic and the cluster owns what only it knows.
+ * a pod's log and proxies aggregated APIs (APIService) to their servers. The cluster implements those two
+ * hops with these interfaces; `SimulatedCluster.attach(apiServer)` adapts them to the API server's hooks
+ * (`setPodLogProvider`, `addRoute` with a discovery entry).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 

@@ -39,7 +39,7 @@ export class Informer<T extends KObject> {
     private readonly handlers: InformerHandlers<T>,
   ) {}
 
-  /** Lists, starts watching, and resolves once the cache holds the first list. */
+  /** Lists, starts watching, and resolves once the cache holds the first list (or the first list failed). */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve) => (this.synced = resolve));
     void this.run();
@@ -72,6 +72,8 @@ export class Informer<T extends KObject> {
         this.failures = 0;
       } catch (e) {
         if (this.stopped) return;
+        // A resource not served yet (CRD missing) must not block start(): keep retrying in the background.
+        this.synced?.();
         // Anything but a clean close re-lists after a short backoff (never a hot loop).
         if (statusCode(e) === 410) this.resourceVersion = '';
         this.failures++;

@@ -7,8 +7,10 @@
  * source and the aggregated APIs), `start(kubeConfig)` once the server listens, `stop()` before the server
  * closes.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { readdir, mkdir, rm, stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AggregatedApi } from '../extensions.js';
 import type { ClusterController, ControllerName } from './controller.js';
@@ -51,6 +53,40 @@ export interface ClusterOptions {
   isolation?: IsolationMode;
   /** Injected clock. */
   now?: () => Date;
+}
+
+/** Options of one `pods/log` request, as the sandbox API server passes them. */
+export interface PodLogOptions {
+  container: string;
+  follow: boolean;
+  previous: boolean;
+  timestamps: boolean;
+  tailLines?: number;
+  limitBytes?: number;
+  sinceSeconds?: number;
+}
+
+/** The hooks of the sandbox API server the cluster plugs into (`ApiServer` has them). */
+export interface ApiServerHooks {
+  setPodLogProvider(
+    provider: (
+      namespace: string,
+      pod: string,
+      options: PodLogOptions,
+    ) => Promise<string | Readable | undefined>,
+  ): void;
+  addRoute(
+    route: {
+      method: string;
+      path: RegExp;
+      handler: (ctx: {
+        req: IncomingMessage;
+        res: ServerResponse;
+        match: RegExpExecArray;
+      }) => Promise<unknown> | unknown;
+    },
+    discovery?: { groupVersion: string; resource: { [key: string]: unknown } },
+  ): void;
 }
 
 /** Options for `sandbox.cluster.fail()`. */
@@ -111,6 +147,81 @@ export class SimulatedCluster {
           },
         ]
       : [];
+  }
+
+  /**
+   * Plugs into the API server before it serves: `pods/log` reads the kubelet's logs, and each aggregated
+   * API (KubeVirt's subresources) is routed and listed in discovery as a real APIService would be.
+   */
+  attach(server: ApiServerHooks): void {
+    server.setPodLogProvider((namespace, pod, o) => this.podLog(namespace, pod, o));
+    for (const api of this.aggregatedApis) {
+      const prefix = `/apis/${api.group}/${api.version}`;
+      const path = new RegExp(`^${prefix.replace(/\./g, '\\.')}(/.*)$`);
+      const handler: Parameters<ApiServerHooks['addRoute']>[0]['handler'] = ({ req, res, match }) =>
+        api.handle(req, res, match[1]!);
+      // One route per discovery entry (the first match serves; the rest only list the resource).
+      for (const r of api.resources) {
+        const resource = {
+          name: r.name,
+          singularName: '',
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: r.verbs,
+        };
+        server.addRoute(
+          { method: 'PUT', path, handler },
+          { groupVersion: `${api.group}/${api.version}`, resource },
+        );
+      }
+      for (const method of ['GET', 'POST', 'PATCH', 'DELETE']) server.addRoute({ method, path, handler });
+    }
+  }
+
+  /** Serves one `pods/log` request from the log store (the newest pod instance of that name). */
+  private async podLog(
+    namespace: string,
+    pod: string,
+    o: PodLogOptions,
+  ): Promise<string | Readable | undefined> {
+    const uid = await this.latestPodUid(namespace, pod);
+    if (!uid) return undefined;
+    const req = {
+      namespace,
+      pod,
+      uid,
+      container: o.container,
+      previous: o.previous,
+      timestamps: o.timestamps,
+      tailLines: o.tailLines,
+      limitBytes: o.limitBytes,
+      sinceSeconds: o.sinceSeconds,
+    };
+    if (o.follow) {
+      const ctl = new AbortController();
+      const iter = this.logs.follow(req, ctl.signal);
+      if (!iter) return undefined;
+      const stream = Readable.from(iter);
+      stream.on('close', () => ctl.abort());
+      return stream;
+    }
+    return (await this.logs.read(req))?.toString('utf8');
+  }
+
+  /** The uid of the newest logged instance of a pod name (logs are kept per pod uid). */
+  private async latestPodUid(namespace: string, pod: string): Promise<string | undefined> {
+    const fromKubelet = this.kubelet?.pods.get(namespace, pod)?.metadata.uid;
+    if (fromKubelet) return fromKubelet;
+    const prefix = `${namespace}_${pod}_`;
+    const names = (await readdir(this.logs.root).catch(() => [] as string[])).filter((n) =>
+      n.startsWith(prefix),
+    );
+    let best: { uid: string; t: number } | undefined;
+    for (const n of names) {
+      const t = (await stat(join(this.logs.root, n))).mtimeMs;
+      if (!best || t > best.t) best = { uid: n.slice(prefix.length), t };
+    }
+    return best?.uid;
   }
 
   /** Starts the enabled controllers against the API server of `kc`; resolves when their caches synced. */

@@ -295,7 +295,7 @@ export class Kubelet extends ClusterController {
         state: { waiting: { reason: 'CreateContainerConfigError', message: e.message } },
       };
       await this.event(pod, 'Warning', 'Failed', `Error: ${e.message}`);
-      return 1000;
+      return 500;
     }
 
     const mounts: ContainerMount[] = [];

@@ -210,7 +210,7 @@ export class KubeVirt extends ClusterController {
       if (!waitingReason) await this.createVmi(vm);
     }
     await this.writeVmStatus(vm, ownedVmi, want, waitingReason);
-    return waitingReason ? { requeueAfterMs: 1000 } : undefined;
+    return waitingReason ? { requeueAfterMs: 250 } : undefined;
   }
 
   /** Why the VM's PVCs do not let it start yet (printableStatus), or undefined. */
@@ -344,7 +344,7 @@ export class KubeVirt extends ClusterController {
     if (!st.phase || st.phase === 'Pending' || st.phase === 'Scheduling' || st.phase === 'Scheduled') {
       const fault = this.takeFault();
       if (fault) {
-        await this.kube.patchStatus(RES.vmis, namespace, name, {
+        await this.patchVmiStatus(namespace, name, {
           phase: 'Failed',
           conditions: [
             {
@@ -360,7 +360,7 @@ export class KubeVirt extends ClusterController {
         });
         return;
       }
-      await this.kube.patchStatus(RES.vmis, namespace, name, {
+      await this.patchVmiStatus(namespace, name, {
         phase: 'Running',
         nodeName: 'sandbox',
         conditions: this.vmiConditions(vmi, now),
@@ -379,7 +379,7 @@ export class KubeVirt extends ClusterController {
       const agentNow = this.guestAgent(vmi);
       const agentCond = hasCond(st.conditions, 'AgentConnected');
       if (agentNow !== agentCond) {
-        await this.kube.patchStatus(RES.vmis, namespace, name, { conditions: this.vmiConditions(vmi, now) });
+        await this.patchVmiStatus(namespace, name, { conditions: this.vmiConditions(vmi, now) });
       }
     }
   }
@@ -405,6 +405,11 @@ export class KubeVirt extends ClusterController {
     return conds;
   }
 
+  /** VMIs have no status subresource (as upstream): virt-handler merge-patches the object itself. */
+  private patchVmiStatus(namespace: string, name: string, status: object): Promise<unknown> {
+    return this.kube.mergePatch(RES.vmis, namespace, name, { status });
+  }
+
   private record(r: Omit<FreezeRecord, 'time'>): void {
     this.records.push({ time: this.now().toISOString(), ...r });
   }
@@ -416,11 +421,11 @@ export class KubeVirt extends ClusterController {
   }
 
   private async setFrozen(namespace: string, name: string, frozen: boolean): Promise<void> {
-    await this.kube
-      .patchStatus(RES.vmis, namespace, name, { fsFreezeStatus: frozen ? 'frozen' : null })
-      .catch((e: unknown) => {
+    await this.patchVmiStatus(namespace, name, { fsFreezeStatus: frozen ? 'frozen' : null }).catch(
+      (e: unknown) => {
         if (statusCode(e) !== 404) throw e;
-      });
+      },
+    );
   }
 
   /** The `subresources.kubevirt.io/v1` API, for the sandbox API server to proxy to. */
@@ -582,7 +587,7 @@ export class KubeVirt extends ClusterController {
             reason: 'PausedByUser',
             message: 'VMI was paused by user',
           });
-        await this.kube.patchStatus(RES.vmis, namespace, name, { conditions });
+        await this.patchVmiStatus(namespace, name, { conditions });
         res.writeHead(200);
         return void res.end();
       }

@@ -16,6 +16,7 @@ import { packageRoot } from '../version.js';
 import { ApiServer, type ApiServerOptions, type FaultRule } from './apiserver/index.js';
 import { ApiError } from './apiserver/errors.js';
 import { isObject, type KubeObject } from './apiserver/types.js';
+import { createCluster, type ClusterOptions, type SimulatedCluster } from './cluster/index.js';
 
 /** Options of `startSandbox`; other sandbox modules add their own fields. */
 export interface SandboxOptions {
@@ -33,6 +34,11 @@ export interface SandboxOptions {
   crdDirs?: string[];
   /** Persist objects to the state dir (default: true when `stateDir` is given). */
   persist?: boolean;
+  /**
+   * The simulated cluster's controllers (provisioner, snapshotter, jobs, kubelet, kubevirt): on by default;
+   * `false` runs the API server alone. State lives in `<stateDir>/cluster`.
+   */
+  cluster?: false | Omit<ClusterOptions, 'dir'>;
 }
 
 /** A running sandbox. */
@@ -45,6 +51,8 @@ export interface Sandbox {
   readonly stateDir: string;
   /** The API server itself (fault injection, extension routes, pod log provider). */
   readonly apiServer: ApiServer;
+  /** The simulated cluster (pause/fail controllers, kill pods, volume paths, freeze log); undefined when disabled. */
+  readonly cluster: SimulatedCluster | undefined;
   /** A fresh client-node KubeConfig pointing at this sandbox. */
   kubeConfig(): KubeConfig;
   /** The current global resourceVersion. */
@@ -128,6 +136,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (options.bookmarkIntervalMs !== undefined) serverOptions.bookmarkIntervalMs = options.bookmarkIntervalMs;
   if (options.persist ?? !temporary) serverOptions.stateDir = stateDir;
   const apiServer = new ApiServer(serverOptions);
+  const cluster =
+    options.cluster === false
+      ? undefined
+      : createCluster({ ...options.cluster, dir: join(stateDir, 'cluster') });
+  cluster?.attach(apiServer);
   await apiServer.start();
   try {
     if (options.installCrds ?? true) {
@@ -136,11 +149,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     const kubeconfigPath = join(stateDir, 'kubeconfig');
     await writeFile(kubeconfigPath, kubeconfigYaml(apiServer.url), { mode: 0o600 });
+    const clusterKc = new KubeConfig();
+    clusterKc.loadFromString(kubeconfigYaml(apiServer.url));
+    await cluster?.start(clusterKc);
     return {
       url: apiServer.url,
       kubeconfigPath,
       stateDir,
       apiServer,
+      cluster,
       kubeConfig() {
         const kc = new KubeConfig();
         kc.loadFromString(kubeconfigYaml(apiServer.url));
@@ -151,11 +168,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       dropWatches: (o) => apiServer.dropWatches(o),
       compactHistory: () => apiServer.compactHistory(),
       async stop() {
+        // Pod processes die before the API they report to goes away.
+        await cluster?.stop();
         await apiServer.stop();
         if (temporary) await rm(stateDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
+    await cluster?.stop();
     await apiServer.stop();
     if (temporary) await rm(stateDir, { recursive: true, force: true });
     throw err;

@@ -5,6 +5,8 @@
  * `sha256sum` in a tools image) so the same test code runs against both.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { KubeConfig, type V1Job, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { createReconcilers, type ControllerSettings } from '../../src/controllers/index.js';
 import { defaultSettings } from '../../src/controllers/shared/settings.js';
@@ -14,7 +16,7 @@ import { Kinds, type GenericObject } from '../../src/runtime/kinds.js';
 import { Manager } from '../../src/runtime/manager.js';
 import type { SimulatedCluster } from '../../src/sandbox/cluster/index.js';
 import { startSandbox, type Sandbox as BaseSandbox } from '../../src/sandbox/index.js';
-import { version } from '../../src/version.js';
+import { packageRoot, version } from '../../src/version.js';
 import type { Backup, BackupRepository, OneOffBackup, Restore } from '../../src/api/types.js';
 
 /** The sandbox with its simulated cluster (storage, snapshots, Jobs, KubeVirt), when wired in. */
@@ -63,7 +65,8 @@ export async function openCluster(): Promise<Cluster> {
     client: new KubeClient(kc),
     sandbox: sb,
     real: false,
-    usable: Boolean(sb.cluster),
+    // Also needs the csbs.dev CRDs (crds/) that startSandbox installs: without them nothing can be applied.
+    usable: Boolean(sb.cluster) && existsSync(join(packageRoot, 'crds')),
     toolsImage: 'busybox:1.36',
     close: () => sb.stop(),
   };

@@ -292,10 +292,10 @@ export abstract class ClusterController {
     const t = this.now().toISOString();
     try {
       await this.kube.create(RES.events, {
+        // Named `<object>.<hex time>` like client-go's event recorder.
         metadata: {
-          name: '',
+          name: `${obj.metadata.name}.${(Date.now() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`,
           namespace: obj.metadata.namespace || 'default',
-          generateName: `${obj.metadata.name}.`,
         },
         involvedObject: {
           apiVersion: obj.apiVersion,

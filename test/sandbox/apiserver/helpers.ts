@@ -19,7 +19,8 @@ export const FIXTURES = join(
 
 /** Starts a sandbox with the fixture CRDs installed. */
 export function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  return startSandbox({ crdDirs: [FIXTURES], ...options });
+  // The API server alone: the simulated cluster's informers would add watches and writes of their own.
+  return startSandbox({ crdDirs: [FIXTURES], cluster: false, ...options });
 }
 
 /** A JSON object as the custom objects API returns it. */

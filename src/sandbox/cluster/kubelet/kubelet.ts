@@ -5,7 +5,7 @@
  * kills a pod's processes when the pod is deleted.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { packageRoot } from '../../../version.js';
@@ -566,16 +566,26 @@ async function writeProjected(
   }
 }
 
-/** fsGroup: the volume's root (and a Filesystem volume's top-level entries) get the group, group-writable. */
+/**
+ * fsGroup as the kubelet applies it at every mount (fsGroupChangePolicy Always): the whole volume gets the
+ * group, files group-readable and writable, directories also group-searchable and setgid, so files that
+ * another pod (say, one running as root) created stay usable by the next pod's user.
+ */
 async function applyFsGroup(path: string, gid: number): Promise<void> {
-  const st = await stat(path);
-  await chown(path, st.uid, gid);
-  await chmod(path, (st.mode & 0o7777) | (st.isDirectory() ? 0o2070 : 0o060));
-  if (!st.isDirectory()) return;
-  for (const name of await readdir(path)) {
-    const p = join(path, name);
-    const s = await stat(p);
-    await chown(p, s.uid, gid);
-    await chmod(p, (s.mode & 0o7777) | (s.isDirectory() ? 0o2070 : 0o060));
+  const fix = async (p: string): Promise<boolean> => {
+    const st = await lstat(p);
+    if (st.isSymbolicLink()) return false;
+    if (st.gid !== gid) await chown(p, st.uid, gid);
+    const mode = (st.mode & 0o7777) | (st.isDirectory() ? 0o2070 : 0o060);
+    if (mode !== (st.mode & 0o7777)) await chmod(p, mode);
+    return st.isDirectory();
+  };
+  const dirs = (await fix(path)) ? [path] : [];
+  while (dirs.length > 0) {
+    const dir = dirs.pop()!;
+    for (const name of await readdir(dir)) {
+      const p = join(dir, name);
+      if (await fix(p)) dirs.push(p);
+    }
   }
 }

@@ -87,11 +87,16 @@ describe('csbs demo (end to end)', function () {
     expect(out, context()).to.match(/^demo passed in [\d.]+s$/m);
   });
 
-  it('with --keep leaves the sandbox serving the demo objects', async () => {
+  it('with --keep leaves the sandbox serving the demo objects, the Restore at 100%', async () => {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
-    const backups = await new KubeClient(kc).list(Kinds.Backup, 'csbs-demo');
+    const client = new KubeClient(kc);
+    const backups = await client.list(Kinds.Backup, 'csbs-demo');
     expect(backups.items.map((b) => b.status?.phase)).to.deep.equal(['Available', 'Available']);
+    // What `kubectl get restores` shows in its PROGRESS column once done.
+    const restore = await client.get(Kinds.Restore, 'csbs-demo', 'back-to-first');
+    expect(restore.status?.phase).to.equal('Completed');
+    expect(restore.status?.progress?.percent).to.equal(100);
   });
 
   it('stops on Ctrl-C with exit 0 and removes its temporary state', async () => {

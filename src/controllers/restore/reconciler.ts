@@ -384,6 +384,8 @@ class RestoreRun {
     await this.write({
       phase: vm && powerOn ? RestorePhase.StartingServer : RestorePhase.Completed,
       volumes: outcome.volumes,
+      // The data is all written: the last progress read from the mover's log may be from before the end.
+      progress: { ...(this.restore.status?.progress ?? {}), percent: 100 },
       message: `${outcome.volumes.length} volume(s) restored, ${bytes} bytes written`,
       ...(vm && powerOn ? {} : { completionTime: formatTime(this.ctx.clock.now()) }),
       conditions: this.conditions([

@@ -9,6 +9,7 @@ export * from './defaults.js';
 export * from './types.js';
 export * from './names.js';
 export * from './servers.js';
+export * from './quantity.js';
 export * from './openapi.js';
 export type { Infer, Node } from './schema-builder.js';
 export * from './schemas.js';

@@ -57,7 +57,7 @@ import {
 } from '../shared/kinds.js';
 import { lastProgress, outcomesByContainer } from '../shared/mover-output.js';
 import { labelValue } from '../shared/names.js';
-import { quantityBytes } from '../shared/quantity.js';
+import { quantityBytes } from '../../api/quantity.js';
 import { repositoryAccess, repositoryReadiness } from '../shared/repository.js';
 import { acquireServerLock, releaseServerLock, type LockHolder } from '../shared/serverlock.js';
 import type { ControllerSettings } from '../shared/settings.js';

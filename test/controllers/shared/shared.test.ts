@@ -16,7 +16,7 @@ import {
   outcomesByContainer,
   parseResultLine,
 } from '../../../src/controllers/shared/mover-output.js';
-import { quantityBytes } from '../../../src/controllers/shared/quantity.js';
+import { quantityBytes } from '../../../src/api/quantity.js';
 import { selectorString } from '../../../src/controllers/shared/selector.js';
 import { repositoryAccess, repositoryReadiness } from '../../../src/controllers/shared/repository.js';
 import { serverLockName } from '../../../src/controllers/shared/serverlock.js';

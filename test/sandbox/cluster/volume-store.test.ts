@@ -3,7 +3,7 @@ import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copySparseFile, type CopyMethod } from '../../../src/sandbox/cluster/storage/sparse-copy.js';
-import { formatBytes, parseQuantity } from '../../../src/sandbox/cluster/storage/quantity.js';
+import { formatBytes, parseQuantity } from '../../../src/api/quantity.js';
 import { VolumeStore } from '../../../src/sandbox/cluster/storage/volume-store.js';
 
 /** Bytes actually allocated on disk (st_blocks is in 512-byte units). */

@@ -7,7 +7,7 @@
 import { ClusterController, keyOf, splitKey, type ReconcileResult } from '../controller.js';
 import { RES, type Kube } from '../kube.js';
 import type { PersistentVolume, PersistentVolumeClaim, VolumeSnapshot } from '../objects.js';
-import { formatBytes, parseQuantity } from './quantity.js';
+import { formatBytes, parseQuantity } from '../../../api/quantity.js';
 import type { VolumeMode, VolumeStore } from './volume-store.js';
 
 /** The CSI driver name the sandbox's volumes and snapshots carry. */

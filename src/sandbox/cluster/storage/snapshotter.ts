@@ -14,7 +14,7 @@ import type {
   VolumeSnapshotContent,
 } from '../objects.js';
 import { capacityOf, SANDBOX_DRIVER } from './provisioner.js';
-import { parseQuantity } from './quantity.js';
+import { parseQuantity } from '../../../api/quantity.js';
 import type { VolumeStore } from './volume-store.js';
 
 /** Finalizer the snapshot-controller puts on a VolumeSnapshot bound to a content. */

@@ -1,4 +1,7 @@
-/** Kubernetes resource quantities (`1Gi`, `500M`, `1e9`) as byte counts, for storage requests. */
+/**
+ * Kubernetes resource quantities (`1Gi`, `500M`, `1e9`) as byte counts: one parser for the controllers
+ * (volume sizes) and the sandbox's storage (requests and capacity).
+ */
 
 const binary: Record<string, number> = {
   Ki: 2 ** 10,
@@ -35,4 +38,14 @@ export function formatBytes(bytes: number): string {
     if (bytes >= mult && bytes % mult === 0) return `${bytes / mult}${suffix}`;
   }
   return String(bytes);
+}
+
+/** Bytes of a quantity, or undefined when it is absent or not a quantity (for optional status fields). */
+export function quantityBytes(q: string | number | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  try {
+    return parseQuantity(q);
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,7 @@
  * of an interrupted backup are reused by the next one.
  */
 import { randomBytes } from 'node:crypto';
+import { alignedBuffers } from '../aligned.js';
 import { seal } from './crypto.js';
 import { type BlobEntry, encodePackHeader, ENTRY_BYTES, PACK_ID_BYTES, packKey } from './format.js';
 import { idKey, type Repository } from './repository.js';
@@ -22,10 +23,12 @@ const HEADER_RESERVE = MAX_ENTRIES * ENTRY_BYTES + 1024;
 const MAX_BLOB = 16 << 20;
 
 export class PackWriter {
-  /** Pack buffers: one being filled and the ones uploading; reused, so memory stays flat. */
-  private readonly free: Buffer[] = [];
+  /**
+   * Pack buffers: one being filled and the ones uploading; reused, so memory stays flat. Aligned,
+   * so the directory backend can write them with O_DIRECT. Allocated on first use.
+   */
+  private free?: Buffer[];
   private readonly capacity: number;
-  private allocated = 0;
   private current?: Buffer;
   private entries: BlobEntry[] = [];
   private size = 0;
@@ -86,13 +89,10 @@ export class PackWriter {
   }
 
   private async takeBuffer(): Promise<Buffer> {
+    this.free ??= alignedBuffers(this.maxUploads + 1, this.capacity);
     for (;;) {
       const buf = this.free.pop();
       if (buf) return buf;
-      if (this.allocated < this.maxUploads + 1) {
-        this.allocated++;
-        return Buffer.allocUnsafeSlow(this.capacity);
-      }
       if (this.uploads.size === 0) throw new Error('pack writer: no buffer free and no upload running');
       await Promise.race(this.uploads);
       if (this.failure) throw this.failure;
@@ -116,7 +116,7 @@ export class PackWriter {
           this.failure ??= err;
         })
         .finally(() => {
-          this.free.push(buf);
+          this.free!.push(buf);
           this.uploads.delete(upload);
         });
       this.uploads.add(upload);

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
+import { alignedBuffers } from '../../../src/mover/aligned.js';
 import { type Backend, NotFoundError, type ObjectInfo } from '../../../src/mover/backend/backend.js';
 
 /** A fresh, empty backend and how to dispose of it. */
@@ -209,6 +210,26 @@ export function describeBackendSuite(
       const offset = largeBytes - 3 * 1024 * 1024 - 17;
       const got = await backend.getRange('large/pack', offset, 2 * 1024 * 1024);
       expect(got.equals(data.subarray(offset, offset + 2 * 1024 * 1024))).to.equal(true);
+    });
+
+    it('stores packs from page-aligned shared buffers (O_DIRECT on a directory) with unaligned tails, and owns its copy', async function () {
+      this.timeout(60_000);
+      // The pack writer's buffers: slices of one shared WebAssembly memory, reused after each put.
+      const [first, second] = alignedBuffers(2, (2 << 20) + 8192);
+      const sizes = [(2 << 20) + 4097, 1 << 20, (1 << 20) + 512];
+      for (const [i, size] of sizes.entries()) {
+        const buf = (i % 2 ? second : first)!.subarray(0, size);
+        randomBytes(size).copy(buf);
+        const expected = sha(buf);
+        await backend.put(`data/al/${i}`, buf);
+        buf.fill(0xee); // the writer reuses its buffer at once
+        expect(sha(await backend.get(`data/al/${i}`)), `object ${i} (${size} bytes)`).to.equal(expected);
+      }
+      // An ordinary (unaligned) buffer of the same size takes the buffered path.
+      const plain = randomBytes((1 << 20) + 3);
+      await backend.put('data/al/plain', plain.subarray(3));
+      expect((await backend.get('data/al/plain')).equals(plain.subarray(3))).to.equal(true);
+      expect(await listAll(backend, 'data/al/')).to.have.length(4);
     });
 
     it('takes concurrent puts of different keys, and concurrent overwrites leave one whole value', async function () {

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MoverError } from './errors.js';
-import { everyNth } from './pipeline/gc-hint.js';
 import { defaultWorkerCount, WorkerPool } from './pipeline/pool.js';
 import type { EncodeReply, HashReply } from './pipeline/messages.js';
 import { blobId, ID_BYTES, SEAL_OVERHEAD, ZERO_ID } from './repository/crypto.js';
@@ -183,9 +182,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       await repo.loadIndex();
     };
 
-    const collect = everyNth(8);
     const processChunk = async (c: number): Promise<void> => {
-      collect();
       await refreshIndex();
       const first = c * chunkBlocks;
       const count = Math.min(chunkBlocks, nBlocks - first);
@@ -263,7 +260,11 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
             newKeys.push(key);
           }
         }
-        if (worker >= 0) {
+        if (worker >= 0 && newBlocks.length === 0) {
+          pool.notify({ op: 'release', task }, worker);
+          pool.releaseSlot(slot);
+          slot = -1;
+        } else if (worker >= 0) {
           const enc = await pool.run<EncodeReply>({ op: 'encode', task, blocks: newBlocks }, worker);
           phases.compress += enc.compressSeconds;
           phases.encrypt += enc.encryptSeconds;

@@ -44,6 +44,12 @@ export interface EncodeRequest {
   blocks: number[];
 }
 
+/** Forget a kept chunk that has no new blocks, without a reply (saves a round trip per chunk). */
+export interface ReleaseRequest {
+  op: 'release';
+  task: number;
+}
+
 /** Sealed blobs back to back in the slot's output; `meta` holds [block, comp, rawLength, sealedLength] per blob. */
 export interface EncodeReply {
   task: number;
@@ -86,6 +92,8 @@ export interface ZeroRequest {
 }
 
 export type WorkerRequest = HashRequest | EncodeRequest | DecodeRequest | ZeroRequest;
+/** Requests answered by no reply. */
+export type WorkerNotice = ReleaseRequest;
 
 /** A failed request: the error's message and, for file errors, its errno code. */
 export interface ErrorReply {

@@ -1,7 +1,7 @@
 /** A fixed pool of pipeline workers with promise-based requests routed by task id. */
 import { availableParallelism } from 'node:os';
 import { type TransferListItem, Worker } from 'node:worker_threads';
-import type { ErrorReply, WorkerInit, WorkerRequest } from './messages.js';
+import type { ErrorReply, WorkerInit, WorkerNotice, WorkerRequest } from './messages.js';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -118,6 +118,11 @@ export class WorkerPool {
       this.load[worker]!++;
       this.workers[worker]!.postMessage(req, transfer);
     });
+  }
+
+  /** Sends a request that gets no reply. Workers handle messages in order, so it precedes later requests. */
+  notify(notice: WorkerNotice, worker: number): void {
+    if (!this.broken) this.workers[worker]!.postMessage(notice);
   }
 
   private fail(err: unknown): void {

@@ -17,6 +17,7 @@ import type {
   HashReply,
   HashRequest,
   WorkerInit,
+  WorkerNotice,
   WorkerRequest,
   ZeroRequest,
 } from './messages.js';
@@ -186,7 +187,11 @@ function zero(req: ZeroRequest): void {
   port.postMessage({ task: req.task, bytesWritten: req.length * req.positions.length });
 }
 
-port.on('message', (req: WorkerRequest | { op: 'close' }) => {
+port.on('message', (req: WorkerRequest | WorkerNotice | { op: 'close' }) => {
+  if (req.op === 'release') {
+    held.delete(req.task);
+    return;
+  }
   if (req.op === 'close') {
     try {
       // Restored data must be on disk before the restore reports success.

@@ -38,7 +38,8 @@ function writeEntry(buf: Buffer, at: number, e: BlobEntry): void {
 
 function readEntry(buf: Buffer, at: number): BlobEntry {
   return {
-    id: Buffer.from(buf.subarray(at, at + ID_BYTES)),
+    // A view, not a copy: loading a large index allocates one object per entry, not two.
+    id: buf.subarray(at, at + ID_BYTES),
     type: buf[at + ID_BYTES]!,
     comp: buf[at + ID_BYTES + 1]!,
     offset: buf.readUInt32LE(at + ID_BYTES + 4),

@@ -43,6 +43,9 @@ export interface RepoConfig {
   created: string;
 }
 
+/** Index objects read at a time by {@link Repository.loadIndex}. */
+const INDEX_READERS = 8;
+
 /** Defaults for `init`; docs/mover.md explains how they were chosen. */
 export const DEFAULT_BLOCK_SIZE = 65536;
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
@@ -128,7 +131,8 @@ export class BlobIndex {
 
 /** A compact Map key for a 32-byte id (one latin1 character per byte). */
 export function idKey(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
+  // Called per block on every hot path: skip the Buffer view when `id` already is one.
+  return (Buffer.isBuffer(id) ? id : Buffer.from(id.buffer, id.byteOffset, id.byteLength)).toString('latin1');
 }
 
 /** The inverse of {@link idKey}. */
@@ -286,20 +290,34 @@ export class Repository {
 
   /** Loads index objects not loaded yet (all of them the first time). */
   async loadIndex(): Promise<void> {
+    const keys: string[] = [];
     for await (const obj of this.backend.list('index/')) {
-      if (this.index.loadedFiles.has(obj.key)) continue;
-      let packs: IndexedPack[];
-      try {
-        packs = decodeIndex(open(this.dataKey, await this.backend.get(obj.key), aad('index')));
-      } catch (err) {
-        // gc may replace index objects while we list: a vanished one is covered by its successor.
-        if (err instanceof NotFoundError) continue;
-        if (err instanceof AuthError)
-          throw new MoverError('Corrupt', `index object ${obj.key} fails authentication`);
-        throw err;
+      if (!this.index.loadedFiles.has(obj.key)) keys.push(obj.key);
+    }
+    // Several reads at a time: each is a round trip on S3.
+    const loaded = new Map<string, IndexedPack[] | undefined>();
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        try {
+          loaded.set(key, decodeIndex(open(this.dataKey, await this.backend.get(key), aad('index'))));
+        } catch (err) {
+          // gc may replace index objects while we list: a vanished one is covered by its successor.
+          if (err instanceof NotFoundError) loaded.set(key, undefined);
+          else if (err instanceof AuthError)
+            throw new MoverError('Corrupt', `index object ${key} fails authentication`);
+          else throw err;
+        }
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(INDEX_READERS, keys.length) }, reader));
+    // Added in listing order, so which copy of a blob wins does not depend on read timing.
+    for (const key of keys) {
+      const packs = loaded.get(key);
+      if (!packs) continue;
       for (const p of packs) this.index.addPack(p);
-      this.index.loadedFiles.add(obj.key);
+      this.index.loadedFiles.add(key);
     }
   }
 

@@ -23,7 +23,7 @@ import {
   type Write,
 } from './lib/image.js';
 import { type MachineLimit, measureMachineLimit } from './lib/limit.js';
-import { treeBytes } from './lib/measure.js';
+import { dropCaches, treeBytes } from './lib/measure.js';
 import { borg, csbs, csbsHasMover, ensurePeers, restic, type Tool } from './lib/tools.js';
 
 const MiB = 1024 * 1024;
@@ -45,7 +45,10 @@ const stepTitles: Record<StepName, string> = {
 export interface StepResult {
   tool: string;
   step: StepName;
+  /** Wall seconds until the step's writes were on disk. */
   seconds: number;
+  /** Of those, the sync(1) after the tool exited: what the tool left unflushed. */
+  syncSeconds?: number;
   /** Volume bytes per second of wall time (the whole volume is read or written in every step). */
   mibPerSecond: number;
   /** Repository growth in bytes (backups only). */
@@ -101,8 +104,10 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   const notes: string[] = [
-    'All tools read the image from the page cache: dropping caches is not possible here, so before every ' +
-      'timed step the bench reads the image once (and restores read repositories that were just written).',
+    'Every step is timed until its writes are on disk: the bench runs sync(1) before a step (untimed) and ' +
+      'after it (timed), because restic and borg exit before their restored files are flushed while csbs ' +
+      'fsyncs the target; the step table shows how much of each time was that final sync.',
+    'Backups read the image from the page cache (the bench reads it once before every backup).',
     'Throughput is volume bytes / wall seconds for every step (no tool here has changed-block tracking, so ' +
       'incrementals read the whole volume too).',
     "Peak RSS is GNU time's maximum resident set size of each tool process (worker threads included).",
@@ -173,6 +178,7 @@ export async function run(args: string[]): Promise<void> {
           tool: tool.name,
           step,
           seconds: measured.seconds,
+          syncSeconds: measured.syncSeconds,
           mibPerSecond: sizeBytes / MiB / measured.seconds,
           repoBytesAdded: after - before,
           repoBytesAfter: after,
@@ -202,6 +208,10 @@ export async function run(args: string[]): Promise<void> {
     await backupStep('incr-4k', 'incr-100k');
 
     // Restores: the latest backup in full, then a roll-back of the current volume to the first backup.
+    // Each starts with an empty page cache when the bench may drop it: repositories are read from
+    // disk, as in a restore days after the backup (csbs writes packs with O_DIRECT, the others do not,
+    // so a warm cache would compare disk reads with memory reads).
+    let cold = true;
     for (const step of ['restore', 'restore-changed'] as const) {
       for (const tool of tools) {
         const repo = repos.get(tool.name) as string;
@@ -213,8 +223,9 @@ export async function run(args: string[]): Promise<void> {
         if (onlyChanged) {
           target = join(work, 'rollback-csbs.img');
           await copyFile(image, target);
-          await warmCache(target);
         }
+        cold = (await dropCaches()) && cold;
+        if (onlyChanged) await warmCache(target);
         log(`${tool.name}: ${stepTitles[step]}`);
         const { measured, file } = await tool.restore(repo, id, target, sizeBytes, onlyChanged);
         const verified = (await sha256File(file)) === expected;
@@ -223,6 +234,7 @@ export async function run(args: string[]): Promise<void> {
           tool: tool.name,
           step,
           seconds: measured.seconds,
+          syncSeconds: measured.syncSeconds,
           mibPerSecond: sizeBytes / MiB / measured.seconds,
           peakRssMiB: measured.peakRssMiB,
           cpuSeconds: measured.userSeconds + measured.systemSeconds,
@@ -275,6 +287,12 @@ export async function run(args: string[]): Promise<void> {
       }
     }
 
+    notes.push(
+      cold
+        ? 'Restores started with an empty page cache (the bench dropped it): every tool read its repository from disk.'
+        : 'The bench could not drop the page cache (not root): restores read repositories partly from memory, ' +
+            'which favours restic and borg (csbs writes its packs with O_DIRECT, so they are not cached).',
+    );
     const versions: Record<string, string> = {};
     const settings: Record<string, string> = {};
     for (const tool of tools) {
@@ -463,6 +481,14 @@ function markdown(report: Report): string {
       `| ${stepTitles[step]} | ${row.map((r) => (r ? `${fmt(r.seconds, 2)} (${fmt(r.mibPerSecond, 0)})${r.verified === false ? ' WRONG DATA' : ''}` : '-')).join(' | ')} | ${row.map((r) => fmt(r?.cpuSeconds, 1)).join(' | ')} | ${row.map((r) => (r?.repoBytesAdded === undefined ? '-' : mib(r.repoBytesAdded))).join(' | ')} | ${row.map((r) => fmt(r?.peakRssMiB, 0)).join(' | ')} |`,
     );
   }
+  lines.push(
+    '',
+    `Seconds of each time spent in the sync(1) after the tool exited: ${stepNames
+      .flatMap((step) => tools.map((t) => pick(report.results, t, step)))
+      .filter((r): r is StepResult => r?.syncSeconds !== undefined)
+      .map((r) => `${r.tool} ${r.step} ${fmt(r.syncSeconds, 2)}`)
+      .join(', ')}.`,
+  );
   const restores = report.results.filter((r) => r.verified !== undefined);
   lines.push(
     '',

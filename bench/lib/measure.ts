@@ -1,15 +1,20 @@
 /**
  * Runs a benchmarked process under GNU time (`/usr/bin/time`) for its peak RSS and CPU times, and
- * measures wall time and repository growth around it.
+ * measures wall time and repository growth around it. Every measured process is timed until what
+ * it wrote is on disk: the system is synced before it starts (untimed) and after it exits (timed),
+ * since tools differ in what they fsync themselves (restic and borg do not fsync restored files).
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** What one measured process did. */
 export interface Measured {
+  /** Wall seconds from start until its writes were on disk (includes {@link syncSeconds}). */
   seconds: number;
+  /** Seconds of the `sync` after the process exited: what it left unflushed. */
+  syncSeconds: number;
   peakRssMiB: number;
   userSeconds: number;
   systemSeconds: number;
@@ -27,6 +32,7 @@ export async function measure(
   const dir = await mkdtemp(join(tmpdir(), 'csbs-bench-time-'));
   const timeFile = join(dir, 'time');
   try {
+    await syncAll();
     const started = process.hrtime.bigint();
     const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, command, ...args], {
       env: options.env ?? process.env,
@@ -46,7 +52,11 @@ export async function measure(
       child.once('error', reject);
       child.once('close', (code) => resolve(code ?? 1));
     });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const exited = process.hrtime.bigint();
+    await syncAll();
+    const done = process.hrtime.bigint();
+    const seconds = Number(done - started) / 1e9;
+    const syncSeconds = Number(done - exited) / 1e9;
     const timeLines = (await readFile(timeFile, 'utf8')).trim().split('\n');
     const [rssKiB, user, sys] = timeLines[timeLines.length - 1].split(' ').map(Number);
     if (exitCode !== 0 && !options.allowFail) {
@@ -54,6 +64,7 @@ export async function measure(
     }
     return {
       seconds,
+      syncSeconds,
       peakRssMiB: rssKiB / 1024,
       userSeconds: user,
       systemSeconds: sys,
@@ -63,6 +74,25 @@ export async function measure(
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Flushes every file system (sync(1)). */
+export function syncAll(): Promise<void> {
+  return new Promise((resolve, reject) => execFile('sync', (err) => (err ? reject(err) : resolve())));
+}
+
+/**
+ * Empties the page cache so the next step reads from disk (a cold repository, as a restore days
+ * after the backup would). Needs root; returns false when not allowed.
+ */
+export async function dropCaches(): Promise<boolean> {
+  await syncAll();
+  try {
+    await writeFile('/proc/sys/vm/drop_caches', '1\n');
+    return true;
+  } catch {
+    return false;
   }
 }
 

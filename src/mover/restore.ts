@@ -8,7 +8,7 @@ import { NotFoundError } from './backend/backend.js';
 import { MoverError } from './errors.js';
 import { everyNth } from './pipeline/gc-hint.js';
 import { defaultWorkerCount, ownedBuffer, WorkerPool } from './pipeline/pool.js';
-import type { DecodeReply, HashReply } from './pipeline/messages.js';
+import type { DecodeReply, DecodeRequest, HashReply } from './pipeline/messages.js';
 import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
 import { type BlobLocation, idKey, type Manifest, type Repository } from './repository/repository.js';
@@ -168,47 +168,58 @@ async function restoreLocked(
 
   const writeback = await EarlyWriteback.open(target);
   const collect = everyNth(8);
+  // A local repository's packs are read by the workers themselves (no hand-off, no buffer per range).
+  const localFile = repo.backend.localFile?.bind(repo.backend);
   const fetchAndWrite = async (packId: string, items: Item[]): Promise<void> => {
-    collect();
+    const key = packKey(packId);
     const start = items[0]!.loc.offset;
     const end = items[items.length - 1]!.loc.offset + items[items.length - 1]!.loc.length;
-    const t = process.hrtime.bigint();
-    let data: Buffer;
-    try {
-      data = ownedBuffer(await repo.backend.getRange(packKey(packId), start, end - start));
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
+    const missing = (reason: string): void => {
       for (const it of items) {
         for (const pos of it.positions)
-          bad.push({
-            block: it.id.toString('hex'),
-            offset: pos,
-            reason: `pack ${packId}: ${(err as Error).message}`,
-          });
+          bad.push({ block: it.id.toString('hex'), offset: pos, reason: `pack ${packId}: ${reason}` });
       }
-      return;
-    }
-    summary.phases.fetch += Number(process.hrtime.bigint() - t) / 1e9;
-    summary.bytesFetched += data.length;
+    };
     const meta = new Int32Array(items.length * 4);
     const ids = Buffer.alloc(items.length * ID_BYTES);
     items.forEach((it, k) => {
       meta.set([it.loc.offset - start, it.loc.length, it.loc.comp, it.loc.rawLength], k * 4);
       it.id.copy(ids, k * ID_BYTES);
     });
-    const reply = await pool.run<DecodeReply>(
-      {
-        op: 'decode',
-        task: pool.task(),
-        data,
-        meta,
-        ids,
-        positions: items.map((it) => it.positions),
-        targetPath: target,
-      },
-      pool.pick(),
-      [data.buffer as ArrayBuffer],
-    );
+    const request: DecodeRequest = {
+      op: 'decode',
+      task: pool.task(),
+      meta,
+      ids,
+      positions: items.map((it) => it.positions),
+      targetPath: target,
+    };
+    const transfer: ArrayBuffer[] = [];
+    if (localFile) {
+      request.file = { path: localFile(key), offset: start, length: end - start };
+    } else {
+      collect();
+      const t = process.hrtime.bigint();
+      try {
+        request.data = ownedBuffer(await repo.backend.getRange(key, start, end - start));
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        missing(err.message);
+        return;
+      }
+      transfer.push(request.data.buffer as ArrayBuffer);
+      summary.phases.fetch += Number(process.hrtime.bigint() - t) / 1e9;
+    }
+    let reply: DecodeReply;
+    try {
+      reply = await pool.run<DecodeReply>(request, pool.pick(), transfer);
+    } catch (err) {
+      if (!localFile || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      missing(new NotFoundError(key, repo.backend.location).message);
+      return;
+    }
+    summary.phases.fetch += reply.readSeconds;
+    summary.bytesFetched += end - start;
     summary.phases.decode += reply.decodeSeconds;
     summary.phases.write += reply.writeSeconds;
     const failed = new Set(reply.failures.map((f) => f.item));

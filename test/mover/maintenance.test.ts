@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeVolume, mover, ok, pseudoRandom, sha256, tempDir, writeAt } from './helpers.js';
 
@@ -90,6 +90,37 @@ describe('csbs mover list, stats, verify, delete, gc', function () {
     expect(message).to.include(bad[0]!.block);
     expect(message).to.include(`offset ${bad[0]!.uses[0]!.offset}`);
     await restoresTo(b.manifest as string, sha256(vols[1]!));
+  });
+
+  it('a lost pack: restore writes every other block, then fails naming the missing pack and offsets', async () => {
+    const a = await ok(['backup', '--repo', repo, '--source', vols[0]!]);
+    // A full pack holds only data blocks (the manifest's pages go into the last, smaller one).
+    const victim = packFiles(repo).sort((x, y) => statSync(y).size - statSync(x).size)[0]!;
+    rmSync(victim);
+    const target = path.join(t.dir, 'a.img');
+    const r = await mover([
+      'restore',
+      '--repo',
+      repo,
+      '--manifest',
+      a.manifest as string,
+      '--target',
+      target,
+    ]);
+    expect(r.code).to.equal(5);
+    const message = (r.last.error as { message: string }).message;
+    expect(message).to.include(`pack ${path.basename(victim)}`);
+    expect(message).to.include('not found');
+    expect(message).to.match(/block [0-9a-f]{64} at offset \d+/);
+    // Blocks of the other packs were restored: the target differs from the volume only where the lost pack's were.
+    const want = readFileSync(vols[0]!);
+    const got = readFileSync(target);
+    let same = 0;
+    for (let at = 0; at < want.length; at += 16384)
+      if (want.subarray(at, at + 16384).equals(got.subarray(at, at + 16384))) same++;
+    expect(same)
+      .to.be.greaterThan(0)
+      .and.lessThan(want.length / 16384);
   });
 
   it('deleting manifests in any order keeps the others restorable, before and after gc', async () => {

@@ -25,6 +25,11 @@ export interface Backend {
   delete(key: string): Promise<void>;
   /** Lists objects whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * The local file holding an object, for backends whose objects are plain files: restore workers
+   * then read packs themselves (one blocking read into a reused buffer, no hand-off).
+   */
+  localFile?(key: string): string;
 }
 
 /** Thrown by {@link Backend.get} and {@link Backend.getRange} for a missing key. */

@@ -96,6 +96,10 @@ export class DirectoryBackend implements Backend {
     }
   }
 
+  localFile(key: string): string {
+    return this.file(key);
+  }
+
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const st = await fsp.stat(this.file(key));

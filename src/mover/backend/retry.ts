@@ -151,7 +151,10 @@ export class RetryBackend implements Backend {
     this.location = inner.location;
     this.policy = options.policy ?? defaultRetryPolicy;
     this.onRetry = options.onRetry;
+    if (inner.localFile) this.localFile = (key) => inner.localFile!(key);
   }
+
+  localFile?: (key: string) => string;
 
   private run<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
     return withRetries(this.policy, { op, key, location: this.location }, fn, this.onRetry);

@@ -62,11 +62,13 @@ export interface EncodeReply {
 /**
  * Open, decompress and verify sealed blobs in `data` (described by `meta`: [offset, length, comp,
  * rawLength] each, ids in `ids`), then write each to `targetPath` at its positions (unless verifyOnly).
+ * Instead of `data`, `file` names a range of a local pack file for the worker to read itself.
  */
 export interface DecodeRequest {
   op: 'decode';
   task: number;
-  data: Uint8Array;
+  data?: Uint8Array;
+  file?: { path: string; offset: number; length: number };
   meta: Int32Array;
   ids: Uint8Array;
   positions: number[][];
@@ -78,6 +80,8 @@ export interface DecodeReply {
   task: number;
   failures: { item: number; reason: string }[];
   bytesWritten: number;
+  /** Seconds spent reading `file` (0 when the data came with the request). */
+  readSeconds: number;
   decodeSeconds: number;
   writeSeconds: number;
 }

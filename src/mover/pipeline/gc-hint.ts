@@ -18,3 +18,19 @@ export function everyNth(every: number): () => void {
     gc({ type: 'minor' });
   };
 }
+
+/**
+ * Returns a function to call with the bytes of native buffers just allocated (blocks decoded or
+ * sealed); it runs a minor GC once `limit` bytes have accumulated. Collecting by volume rather
+ * than by call keeps memory flat on full backups and restores without paying a collection per
+ * chunk on incrementals, whose chunks produce almost no garbage.
+ */
+export function afterBytes(limit: number): (bytes: number) => void {
+  let pending = 0;
+  return (bytes) => {
+    pending += bytes;
+    if (pending < limit) return;
+    pending = 0;
+    gc({ type: 'minor' });
+  };
+}

@@ -18,6 +18,26 @@ declare const WebAssembly: {
   };
 };
 
+/** A view of shared memory that can cross to worker threads (a Buffer cannot). */
+export interface SharedView {
+  buffer: SharedArrayBuffer;
+  offset: number;
+  length: number;
+}
+
+/** `count` shared views of `size` bytes each, page-aligned when the engine allows it. */
+export function alignedViews(count: number, size: number): SharedView[] {
+  const stride = Math.ceil(size / DIRECT_ALIGN) * DIRECT_ALIGN;
+  const pages = Math.max(1, Math.ceil((stride * count) / WASM_PAGE));
+  let arena: SharedArrayBuffer;
+  try {
+    arena = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+  } catch {
+    arena = new SharedArrayBuffer(stride * count);
+  }
+  return Array.from({ length: count }, (_, i) => ({ buffer: arena, offset: i * stride, length: size }));
+}
+
 /** `count` buffers of `size` bytes each, page-aligned when the engine allows it. */
 export function alignedBuffers(count: number, size: number): Buffer[] {
   const stride = Math.ceil(size / DIRECT_ALIGN) * DIRECT_ALIGN;

@@ -9,7 +9,7 @@ import { defaultWorkerCount, WorkerPool } from './pipeline/pool.js';
 import type { EncodeReply, HashReply } from './pipeline/messages.js';
 import { blobId, ID_BYTES, SEAL_OVERHEAD, ZERO_ID } from './repository/crypto.js';
 import { BlobType } from './repository/format.js';
-import { PackWriter } from './repository/packer.js';
+import { type NewBlob, PackWriter } from './repository/packer.js';
 import { idKey, type Manifest, type Repository } from './repository/repository.js';
 import { openSource } from './volume.js';
 
@@ -269,6 +269,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
           phases.compress += enc.compressSeconds;
           phases.encrypt += enc.encryptSeconds;
           const data = pool.outputs[slot]!;
+          const blobs: NewBlob[] = [];
           let at = 0;
           for (let k = 0; k < newBlocks.length; k++) {
             const [b, comp, rawLength, n] = [
@@ -278,12 +279,13 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
               enc.meta[k * 4 + 3]!,
             ];
             const id = Buffer.from(ids.subarray(b * ID_BYTES, (b + 1) * ID_BYTES));
-            await packer.add(id, BlobType.Data, comp, rawLength, data.subarray(at, at + n));
-            claimed.delete(newKeys[k]!);
+            blobs.push({ id, type: BlobType.Data, comp, rawLength, sealed: data.subarray(at, at + n) });
             at += n;
             progress.bytesNew += n;
             progress.blocksNew++;
           }
+          await packer.addAll(blobs);
+          for (const key of newKeys) claimed.delete(key);
           pool.releaseSlot(slot);
           slot = -1;
         }

@@ -151,7 +151,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
             idFromKey(key).copy(ids, k * ID_BYTES);
           });
           const reply = await pool.run<DecodeReply>(
-            { op: 'decode', task: pool.task(), data, meta, ids, positions: items.map(() => []) },
+            { op: 'decode', task: pool.task(), data, meta, ids },
             pool.pick(),
             [data.buffer as ArrayBuffer],
           );

@@ -1,4 +1,5 @@
 /** Messages between the pipeline's coordinator (main thread) and its worker threads. */
+import type { SharedView } from '../aligned.js';
 
 /** Given to each worker at start: keys and codec settings. */
 export interface WorkerInit {
@@ -7,7 +8,7 @@ export interface WorkerInit {
   compression: 'zstd' | 'lz4' | 'none';
   compressionLevel: number;
   /** Shared chunk buffers: a hash request reads into `input`, an encode request seals into `output`. */
-  slots: { input: SharedArrayBuffer; output: SharedArrayBuffer }[];
+  slots: { input: SharedArrayBuffer; output: SharedView }[];
 }
 
 /**
@@ -61,8 +62,10 @@ export interface EncodeReply {
 
 /**
  * Open, decompress and verify sealed blobs in `data` (described by `meta`: [offset, length, comp,
- * rawLength] each, ids in `ids`), then write each to `targetPath` at its positions (unless verifyOnly).
- * Instead of `data`, `file` names a range of a local pack file for the worker to read itself.
+ * rawLength] each, ids in `ids`). With `output`, the plaintexts go back to back (each at the sum of
+ * the raw lengths before it) into that slot's output buffer, for the coordinator to write; without,
+ * they are only verified. Instead of `data`, `file` names a range of a local pack file for the
+ * worker to read itself.
  */
 export interface DecodeRequest {
   op: 'decode';
@@ -71,19 +74,16 @@ export interface DecodeRequest {
   file?: { path: string; offset: number; length: number };
   meta: Int32Array;
   ids: Uint8Array;
-  positions: number[][];
-  targetPath?: string;
+  output?: number;
 }
 
-/** Blobs that failed (index into the request and reason), bytes written. */
+/** Blobs that failed (index into the request and reason). */
 export interface DecodeReply {
   task: number;
   failures: { item: number; reason: string }[];
-  bytesWritten: number;
   /** Seconds spent reading `file` (0 when the data came with the request). */
   readSeconds: number;
   decodeSeconds: number;
-  writeSeconds: number;
 }
 
 /** Write `length` zero bytes at each position of `targetPath`. */

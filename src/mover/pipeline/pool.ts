@@ -1,6 +1,7 @@
 /** A fixed pool of pipeline workers with promise-based requests routed by task id. */
 import { availableParallelism } from 'node:os';
 import { type TransferListItem, Worker } from 'node:worker_threads';
+import { alignedViews } from '../aligned.js';
 import type { ErrorReply, WorkerInit, WorkerNotice, WorkerRequest } from './messages.js';
 
 interface Pending {
@@ -52,13 +53,12 @@ export class WorkerPool {
     this.load = new Array<number>(count).fill(0);
     // Fixed shared buffers instead of a fresh allocation per chunk: memory stays flat whatever the
     // garbage collector of each thread is doing.
-    const slots = Array.from({ length: options.slots }, () => ({
-      input: new SharedArrayBuffer(options.inputBytes),
-      output: new SharedArrayBuffer(options.outputBytes),
-    }));
+    // Outputs are page-aligned, so sealed packs and restored ranges can be written with O_DIRECT.
+    const outputs = alignedViews(options.slots, options.outputBytes);
+    const slots = outputs.map((output) => ({ input: new SharedArrayBuffer(options.inputBytes), output }));
     slots.forEach((s, i) => {
       this.inputs.push(Buffer.from(s.input));
-      this.outputs.push(Buffer.from(s.output));
+      this.outputs.push(Buffer.from(s.output.buffer, s.output.offset, s.output.length));
       this.freeSlots.push(i);
     });
     const workerData: WorkerInit = { ...init, slots };

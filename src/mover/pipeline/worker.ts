@@ -29,7 +29,7 @@ const compressor = new BlobCompressor(init.compression, init.compressionLevel);
 const port = parentPort!;
 const held = new Map<number, { slot: number; ids: Buffer; blockSize: number; length: number }>();
 const inputs = init.slots.map((s) => Buffer.from(s.input));
-const outputs = init.slots.map((s) => Buffer.from(s.output));
+const outputs = init.slots.map((s) => Buffer.from(s.output.buffer, s.output.offset, s.output.length));
 const readFds = new Map<string, number>();
 const writeFds = new Map<string, number>();
 let zeros = Buffer.alloc(0);
@@ -155,12 +155,11 @@ function decode(req: DecodeRequest): void {
   } else {
     data = Buffer.from(req.data!.buffer, req.data!.byteOffset, req.data!.byteLength);
   }
-  const fd = req.targetPath ? fdFor(req.targetPath, true) : undefined;
+  const out = req.output === undefined ? undefined : outputs[req.output]!;
   const failures: DecodeReply['failures'] = [];
-  let bytesWritten = 0;
   let decodeSeconds = 0;
-  let writeSeconds = 0;
   let decodedBytes = 0;
+  let at = 0;
   for (let k = 0; k < req.meta.length / 4; k++) {
     const [off, len, comp, rawLength] = [
       req.meta[k * 4]!,
@@ -169,39 +168,31 @@ function decode(req: DecodeRequest): void {
       req.meta[k * 4 + 3]!,
     ];
     const id = Buffer.from(req.ids.buffer, req.ids.byteOffset + k * ID_BYTES, ID_BYTES);
-    let t = process.hrtime.bigint();
-    let plain: Buffer;
+    const t = process.hrtime.bigint();
+    // zstd blocks decompress straight into their place in the output (or into scratch to verify).
+    let into: Buffer;
+    if (out) into = out.subarray(at, at + rawLength);
+    else {
+      if (rawScratch.length < rawLength) rawScratch = Buffer.allocUnsafeSlow(rawLength);
+      into = rawScratch;
+    }
+    at += rawLength;
     try {
       if (off + len > data.length) throw new Error('stored blob is truncated');
-      if (rawScratch.length < rawLength) rawScratch = Buffer.allocUnsafeSlow(rawLength);
-      plain = decompressBlobInto(comp, open(dataKey, data.subarray(off, off + len), id), rawScratch);
+      if (into.length < rawLength) throw new Error(`raw length ${rawLength} exceeds the output buffer`);
+      const plain = decompressBlobInto(comp, open(dataKey, data.subarray(off, off + len), id), into);
       if (plain.length !== rawLength)
         throw new Error(`decoded length ${plain.length} differs from ${rawLength}`);
       if (!blobId(idKey, plain).equals(id)) throw new Error('content does not match its id');
+      if (out && (plain.buffer !== into.buffer || plain.byteOffset !== into.byteOffset)) plain.copy(into);
       decodedBytes += rawLength;
     } catch (err) {
       failures.push({ item: k, reason: (err as Error).message });
-      continue;
     } finally {
       decodeSeconds += seconds(t);
     }
-    if (fd === undefined) continue;
-    t = process.hrtime.bigint();
-    for (const pos of req.positions[k]!) {
-      let done = 0;
-      while (done < plain.length) done += writeSync(fd, plain, done, plain.length - done, pos + done);
-      bytesWritten += plain.length;
-    }
-    writeSeconds += seconds(t);
   }
-  const reply: DecodeReply = {
-    task: req.task,
-    failures,
-    bytesWritten,
-    readSeconds,
-    decodeSeconds,
-    writeSeconds,
-  };
+  const reply: DecodeReply = { task: req.task, failures, readSeconds, decodeSeconds };
   port.postMessage(reply);
   collectAfter(2 * decodedBytes); // the decrypted and the decompressed copies
 }

@@ -16,6 +16,15 @@ export interface PackStats {
   writeSeconds: number;
 }
 
+/** A sealed blob to add to a pack. */
+export interface NewBlob {
+  id: Buffer;
+  type: number;
+  comp: number;
+  rawLength: number;
+  sealed: Uint8Array;
+}
+
 /** Entries per pack at most, so a pack header stays below {@link HEADER_RESERVE}. */
 const MAX_ENTRIES = 16384;
 const HEADER_RESERVE = MAX_ENTRIES * ENTRY_BYTES + 1024;
@@ -57,8 +66,18 @@ export class PackWriter {
 
   /** Copies a sealed blob into the current pack; resolves once there is room (bounded memory). */
   add(id: Buffer, type: number, comp: number, rawLength: number, sealed: Uint8Array): Promise<void> {
-    // Callers run concurrently: one add at a time, in call order.
-    const next = this.turn.then(() => this.addNow(id, type, comp, rawLength, sealed));
+    return this.addAll([{ id, type, comp, rawLength, sealed }]);
+  }
+
+  /**
+   * Adds blobs back to back, with no other caller's blobs between them: a chunk's blocks stay
+   * neighbours in the pack, so a restore reads and writes them as one run.
+   */
+  addAll(blobs: NewBlob[]): Promise<void> {
+    // Callers run concurrently: one batch at a time, in call order.
+    const next = this.turn.then(async () => {
+      for (const b of blobs) await this.addNow(b.id, b.type, b.comp, b.rawLength, b.sealed);
+    });
     this.turn = next.catch(() => undefined);
     return next;
   }

@@ -10,10 +10,10 @@ import { NotFoundError } from './backend/backend.js';
 import { MoverError } from './errors.js';
 import { everyNth } from './pipeline/gc-hint.js';
 import { defaultWorkerCount, ownedBuffer, WorkerPool } from './pipeline/pool.js';
-import type { DecodeReply, DecodeRequest, HashReply } from './pipeline/messages.js';
+import { DECODE_META, type DecodeReply, type DecodeSource, type HashReply } from './pipeline/messages.js';
 import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
-import { type BlobLocation, idKey, type Manifest, type Repository } from './repository/repository.js';
+import type { BlobLocation, Manifest, Repository } from './repository/repository.js';
 import { statVolume, type VolumeInfo } from './volume.js';
 
 /** Options of {@link restore}. */
@@ -62,13 +62,17 @@ const MAX_GAP = 256 << 10;
 const CHUNK_BYTES = 4 << 20;
 /** Raw (decoded) bytes of one range at most: the size of a slot's output buffer. */
 const MAX_RANGE_RAW = 4 << 20;
+/** Runs shorter than this are written through the page cache even when O_DIRECT is possible. */
+const DIRECT_MIN_RUN = 1 << 20;
 /** Written bytes between early flushes of the target (see {@link TargetWriter}). */
 const WRITEBACK_BYTES = 128 << 20;
 
-interface Item {
+/** A block of the volume to restore from its blob. */
+interface Planned {
+  /** Block number in the volume. */
+  g: number;
   id: Buffer;
   loc: BlobLocation;
-  positions: number[];
 }
 
 /** Restores manifest `options.manifest` to `options.target`. */
@@ -177,72 +181,126 @@ async function restoreLocked(
   const collect = everyNth(8);
   // A local repository's packs are read by the workers themselves (no hand-off, no buffer per range).
   const localFile = repo.backend.localFile?.bind(repo.backend);
-  const fetchAndWrite = async (packId: string, items: Item[]): Promise<void> => {
-    const key = packKey(packId);
-    const start = items[0]!.loc.offset;
-    const end = items[items.length - 1]!.loc.offset + items[items.length - 1]!.loc.length;
-    const missing = (reason: string): void => {
-      for (const it of items) {
-        for (const pos of it.positions)
-          bad.push({ block: it.id.toString('hex'), offset: pos, reason: `pack ${packId}: ${reason}` });
-      }
-    };
-    const meta = new Int32Array(items.length * 4);
-    const ids = Buffer.alloc(items.length * ID_BYTES);
-    items.forEach((it, k) => {
-      meta.set([it.loc.offset - start, it.loc.length, it.loc.comp, it.loc.rawLength], k * 4);
-      it.id.copy(ids, k * ID_BYTES);
+  const groupBlocks = Math.max(1, Math.floor(rangeRawBytes / blockSize));
+
+  /**
+   * Restores a run of consecutive blocks: their blobs are read from as few pack ranges as possible,
+   * decoded by a worker into one slot in volume order, and written as one run. Planning by volume
+   * rather than by pack keeps writes large even for an incremental backup, whose blocks are spread
+   * over many packs.
+   */
+  const restoreGroup = async (blocks: Planned[]): Promise<void> => {
+    const base = blocks[0]!.g * blockSize;
+    const sources: { packId: string; start: number; end: number }[] = [];
+    const sourceOf = new Int32Array(blocks.length);
+    const byPack = new Map<number, number[]>();
+    blocks.forEach((b, k) => {
+      const list = byPack.get(b.loc.pack);
+      if (list) list.push(k);
+      else byPack.set(b.loc.pack, [k]);
     });
+    for (const [pack, ks] of byPack) {
+      ks.sort((x, y) => blocks[x]!.loc.offset - blocks[y]!.loc.offset);
+      const packId = repo.index.packIds[pack]!;
+      let cur: (typeof sources)[number] | undefined;
+      for (const k of ks) {
+        const loc = blocks[k]!.loc;
+        if (!cur || loc.offset - cur.end > MAX_GAP || loc.offset + loc.length - cur.start > MAX_RANGE) {
+          cur = { packId, start: loc.offset, end: loc.offset + loc.length };
+          sources.push(cur);
+        } else cur.end = Math.max(cur.end, loc.offset + loc.length);
+        sourceOf[k] = sources.length - 1;
+      }
+    }
+    const markBad = (k: number, reason: string): void => {
+      const b = blocks[k]!;
+      bad.push({ block: b.id.toString('hex'), offset: b.g * blockSize, reason });
+    };
     const slot = await pool.acquireSlot();
     try {
-      const request: DecodeRequest = { op: 'decode', task: pool.task(), meta, ids, output: slot };
+      const data: DecodeSource[] = [];
+      const missing = new Set<number>();
       const transfer: ArrayBuffer[] = [];
       if (localFile) {
-        request.file = { path: localFile(key), offset: start, length: end - start };
+        for (const src of sources)
+          data.push({
+            file: { path: localFile(packKey(src.packId)), offset: src.start, length: src.end - src.start },
+          });
       } else {
         collect();
         const t = process.hrtime.bigint();
-        try {
-          request.data = ownedBuffer(await repo.backend.getRange(key, start, end - start));
-        } catch (err) {
-          if (!(err instanceof NotFoundError)) throw err;
-          missing(err.message);
-          return;
+        for (const [i, src] of sources.entries()) {
+          try {
+            const bytes = ownedBuffer(
+              await repo.backend.getRange(packKey(src.packId), src.start, src.end - src.start),
+            );
+            data.push({ data: bytes });
+            transfer.push(bytes.buffer as ArrayBuffer);
+          } catch (err) {
+            if (!(err instanceof NotFoundError)) throw err;
+            missing.add(i);
+            data.push({ data: new Uint8Array(0) });
+          }
         }
-        transfer.push(request.data.buffer as ArrayBuffer);
         summary.phases.fetch += Number(process.hrtime.bigint() - t) / 1e9;
       }
-      let reply: DecodeReply;
-      try {
-        reply = await pool.run<DecodeReply>(request, pool.pick(), transfer);
-      } catch (err) {
-        if (!localFile || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        missing(new NotFoundError(key, repo.backend.location).message);
-        return;
-      }
+      const entries: number[] = [];
+      blocks.forEach((_, k) => {
+        if (!missing.has(sourceOf[k]!)) entries.push(k);
+        else
+          markBad(
+            k,
+            `pack ${sources[sourceOf[k]!]!.packId}: ${new NotFoundError(packKey(sources[sourceOf[k]!]!.packId), repo.backend.location).message}`,
+          );
+      });
+      const meta = new Int32Array(entries.length * DECODE_META);
+      const ids = Buffer.alloc(entries.length * ID_BYTES);
+      entries.forEach((k, e) => {
+        const b = blocks[k]!;
+        const src = sources[sourceOf[k]!]!;
+        meta.set(
+          [
+            sourceOf[k]!,
+            b.loc.offset - src.start,
+            b.loc.length,
+            b.loc.comp,
+            b.loc.rawLength,
+            b.g * blockSize - base,
+          ],
+          e * DECODE_META,
+        );
+        b.id.copy(ids, e * ID_BYTES);
+      });
+      const reply = await pool.run<DecodeReply>(
+        { op: 'decode', task: pool.task(), sources: data, meta, ids, output: slot },
+        pool.pick(),
+        transfer,
+      );
       summary.phases.fetch += reply.readSeconds;
       summary.phases.decode += reply.decodeSeconds;
-      summary.bytesFetched += end - start;
-      const failed = new Set(reply.failures.map((f) => f.item));
+      for (const src of sources) summary.bytesFetched += src.end - src.start;
+      const failed = new Set<number>();
       for (const f of reply.failures) {
-        const it = items[f.item]!;
-        for (const pos of it.positions)
-          bad.push({ block: it.id.toString('hex'), offset: pos, reason: `pack ${packId}: ${f.reason}` });
+        const k = entries[f.item]!;
+        failed.add(k);
+        const packId = sources[sourceOf[k]!]!.packId;
+        markBad(
+          k,
+          `pack ${packId}: ${f.missing ? new NotFoundError(packKey(packId), repo.backend.location).message : f.reason}`,
+        );
       }
-      // Block k sits in the slot after the raw bytes of blocks 0..k-1.
       const writes: Write[] = [];
-      let at = 0;
-      items.forEach((it, k) => {
-        const n = it.loc.rawLength;
-        if (!failed.has(k)) {
-          for (const pos of it.positions) writes.push({ position: pos, from: at, length: n });
-          summary.blocksWritten += it.positions.length;
-        }
-        at += n;
-        progress.bytesDone += n * it.positions.length;
-      });
+      for (const k of entries) {
+        const b = blocks[k]!;
+        progress.bytesDone += b.loc.rawLength;
+        if (failed.has(k)) continue;
+        writes.push({ position: b.g * blockSize, from: b.g * blockSize - base, length: b.loc.rawLength });
+        summary.blocksWritten++;
+      }
       const t = process.hrtime.bigint();
-      summary.bytesWritten += await writer.write(pool.outputs[slot]!, writes);
+      // Not `+= await`: that reads the total before the wait and loses what others added meanwhile.
+      const written = await writer.write(pool.outputs[slot]!, writes);
+      summary.bytesWritten += written;
       summary.phases.write += Number(process.hrtime.bigint() - t) / 1e9;
     } finally {
       pool.releaseSlot(slot);
@@ -289,8 +347,14 @@ async function restoreLocked(
       if (ids.length !== count * ID_BYTES)
         throw new MoverError('Corrupt', `manifest ${manifest.id}: pages do not cover the volume`);
       const current = options.onlyChanged ? await hashTarget(first, count) : undefined;
-      const byId = new Map<string, Item>();
       const zeroAt: number[] = [];
+      let group: Planned[] = [];
+      const flush = async (): Promise<void> => {
+        if (group.length === 0) return;
+        const blocks = group;
+        group = [];
+        await spawn(() => restoreGroup(blocks));
+      };
       for (let i = 0; i < count; i++) {
         const g = first + i;
         const id = ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES);
@@ -299,26 +363,25 @@ async function restoreLocked(
         if (current && id.equals(current.subarray(i * ID_BYTES, (i + 1) * ID_BYTES))) {
           summary.blocksUnchanged++;
           progress.bytesDone += blockLength(g);
+          await flush();
           continue;
         }
         if (isZero) {
           if (!targetIsZero) zeroAt.push(g);
           else progress.bytesDone += blockLength(g);
+          await flush();
           continue;
         }
-        const key = idKey(id);
-        let item = byId.get(key);
-        if (!item) {
-          const loc = await repo.locate(key);
-          if (!loc) {
-            bad.push({ block: id.toString('hex'), offset: g * blockSize, reason: 'not in the index' });
-            continue;
-          }
-          item = { id: Buffer.from(id), loc, positions: [] };
-          byId.set(key, item);
+        const loc = repo.index.get(id) ?? (await repo.locate(id));
+        if (!loc) {
+          bad.push({ block: id.toString('hex'), offset: g * blockSize, reason: 'not in the index' });
+          await flush();
+          continue;
         }
-        item.positions.push(g * blockSize);
+        if (group.length >= groupBlocks) await flush();
+        group.push({ g, id: Buffer.from(id), loc });
       }
+      await flush();
       // Zero runs: whole blocks, except a short last block.
       const fullZeros = zeroAt.filter((g) => blockLength(g) === blockSize);
       const shortZeros = zeroAt.filter((g) => blockLength(g) !== blockSize);
@@ -342,36 +405,6 @@ async function restoreLocked(
           summary.blocksWritten += list.length;
           progress.bytesDone += r.bytesWritten;
         });
-      }
-      // Group by pack, then coalesce neighbouring blobs into large range reads.
-      const byPack = new Map<number, Item[]>();
-      for (const item of byId.values()) {
-        const list = byPack.get(item.loc.pack);
-        if (list) list.push(item);
-        else byPack.set(item.loc.pack, [item]);
-      }
-      for (const [pack, items] of byPack) {
-        items.sort((a, b) => a.loc.offset - b.loc.offset);
-        let run: Item[] = [];
-        let runRaw = 0;
-        const packId = repo.index.packIds[pack]!;
-        for (const it of items) {
-          const last = run[run.length - 1];
-          if (
-            last &&
-            (it.loc.offset - (last.loc.offset + last.loc.length) > MAX_GAP ||
-              it.loc.offset + it.loc.length - run[0]!.loc.offset > MAX_RANGE ||
-              runRaw + it.loc.rawLength > rangeRawBytes)
-          ) {
-            const r = run;
-            await spawn(() => fetchAndWrite(packId, r));
-            run = [];
-            runRaw = 0;
-          }
-          run.push(it);
-          runRaw += it.loc.rawLength;
-        }
-        if (run.length) await spawn(() => fetchAndWrite(packId, run));
       }
     }
     await Promise.all(inflight);
@@ -481,7 +514,9 @@ class TargetWriter {
 
   private async writeRun(buf: Buffer, from: number, length: number, position: number): Promise<void> {
     const aligned = (from | length | position) % DIRECT_ALIGN === 0;
-    if (this.direct && aligned) {
+    // Short runs (blocks changed since the parent, scattered over the volume) stay buffered: a direct
+    // write waits for the disk, and one at a time, many small ones would add up.
+    if (this.direct && aligned && length >= DIRECT_MIN_RUN) {
       try {
         await writeAll(this.direct, buf, from, length, position);
         return;

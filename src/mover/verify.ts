@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { NotFoundError } from './backend/backend.js';
 import { ownedBuffer, WorkerPool } from './pipeline/pool.js';
-import type { DecodeReply } from './pipeline/messages.js';
+import { DECODE_META, type DecodeReply } from './pipeline/messages.js';
 import { ID_BYTES } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
 import { type BlobLocation, idFromKey, type Repository } from './repository/repository.js';
@@ -144,14 +144,14 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
             return;
           }
           bytesRead += data.length;
-          const meta = new Int32Array(items.length * 4);
+          const meta = new Int32Array(items.length * DECODE_META);
           const ids = Buffer.alloc(items.length * ID_BYTES);
           items.forEach(([key, loc], k) => {
-            meta.set([loc.offset - start, loc.length, loc.comp, loc.rawLength], k * 4);
+            meta.set([0, loc.offset - start, loc.length, loc.comp, loc.rawLength, 0], k * DECODE_META);
             idFromKey(key).copy(ids, k * ID_BYTES);
           });
           const reply = await pool.run<DecodeReply>(
-            { op: 'decode', task: pool.task(), data, meta, ids },
+            { op: 'decode', task: pool.task(), sources: [{ data }], meta, ids },
             pool.pick(),
             [data.buffer as ArrayBuffer],
           );

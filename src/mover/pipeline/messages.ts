@@ -60,28 +60,35 @@ export interface EncodeReply {
   encryptSeconds: number;
 }
 
+/** Where a decode request's sealed bytes come from: sent along, or a local pack file range to read. */
+export interface DecodeSource {
+  data?: Uint8Array;
+  file?: { path: string; offset: number; length: number };
+}
+
+/** Numbers per blob in {@link DecodeRequest.meta}. */
+export const DECODE_META = 6;
+
 /**
- * Open, decompress and verify sealed blobs in `data` (described by `meta`: [offset, length, comp,
- * rawLength] each, ids in `ids`). With `output`, the plaintexts go back to back (each at the sum of
- * the raw lengths before it) into that slot's output buffer, for the coordinator to write; without,
- * they are only verified. Instead of `data`, `file` names a range of a local pack file for the
- * worker to read itself.
+ * Open, decompress and verify sealed blobs. `meta` holds per blob [source, offset in the source,
+ * sealed length, compression, raw length, output offset], its id is in `ids`. With `output`, each
+ * plaintext goes to its offset in that slot's output buffer, for the coordinator to write; without,
+ * blobs are only verified.
  */
 export interface DecodeRequest {
   op: 'decode';
   task: number;
-  data?: Uint8Array;
-  file?: { path: string; offset: number; length: number };
+  sources: DecodeSource[];
   meta: Int32Array;
   ids: Uint8Array;
   output?: number;
 }
 
-/** Blobs that failed (index into the request and reason). */
+/** Blobs that failed (index into the request, reason, and whether their source file was missing). */
 export interface DecodeReply {
   task: number;
-  failures: { item: number; reason: string }[];
-  /** Seconds spent reading `file` (0 when the data came with the request). */
+  failures: { item: number; reason: string; missing?: boolean }[];
+  /** Seconds spent reading source files. */
   readSeconds: number;
   decodeSeconds: number;
 }

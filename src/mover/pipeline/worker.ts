@@ -8,9 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BlobCompressor, decompressBlobInto } from '../repository/codec.js';
 import { blobId, ID_BYTES, open, sealInto } from '../repository/crypto.js';
 import { afterBytes } from './gc-hint.js';
+import { DECODE_META } from './messages.js';
 import type {
   DecodeReply,
   DecodeRequest,
+  DecodeSource,
   EncodeReply,
   EncodeRequest,
   ErrorReply,
@@ -35,8 +37,6 @@ const writeFds = new Map<string, number>();
 let zeros = Buffer.alloc(0);
 /** Decompressed blocks land here, one at a time: no allocation per block. */
 let rawScratch = Buffer.alloc(0);
-/** Reused for pack ranges read by {@link decode}: no allocation per range. */
-let packBuf = Buffer.alloc(0);
 
 // Each block decoded or sealed leaves native buffers (cipher and codec outputs) that V8 frees
 // lazily: collecting after every 8 MiB of them keeps the process under its memory budget
@@ -138,45 +138,58 @@ function encode(req: EncodeRequest): void {
   collectAfter(2 * at); // the compressed and the sealed copies
 }
 
-function decode(req: DecodeRequest): void {
-  let data: Buffer;
-  let readSeconds = 0;
-  if (req.file) {
-    const t = process.hrtime.bigint();
-    if (packBuf.length < req.file.length) packBuf = Buffer.allocUnsafeSlow(req.file.length);
-    data = packBuf.subarray(0, req.file.length);
-    const fd = openSync(req.file.path, 'r');
-    try {
-      readFully(fd, data, 0, req.file.length, req.file.offset);
-    } finally {
-      closeSync(fd);
-    }
-    readSeconds = seconds(t);
-  } else {
-    data = Buffer.from(req.data!.buffer, req.data!.byteOffset, req.data!.byteLength);
+/** Per-source read buffers of this worker, reused (grown when a range is larger). */
+const sourceBuffers: Buffer[] = [];
+
+function readSource(i: number, file: NonNullable<DecodeSource['file']>): Buffer {
+  let buf = sourceBuffers[i];
+  if (!buf || buf.length < file.length) buf = sourceBuffers[i] = Buffer.allocUnsafeSlow(file.length);
+  const view = buf.subarray(0, file.length);
+  const fd = openSync(file.path, 'r');
+  try {
+    readFully(fd, view, 0, file.length, file.offset);
+  } finally {
+    closeSync(fd);
   }
-  const out = req.output === undefined ? undefined : outputs[req.output]!;
+  return view;
+}
+
+function decode(req: DecodeRequest): void {
   const failures: DecodeReply['failures'] = [];
+  let readSeconds = 0;
+  const sources: (Buffer | Error)[] = req.sources.map((src, i) => {
+    if (!src.file) return Buffer.from(src.data!.buffer, src.data!.byteOffset, src.data!.byteLength);
+    const t = process.hrtime.bigint();
+    try {
+      return readSource(i, src.file);
+    } catch (err) {
+      // A lost pack fails its own blobs only; the rest of the request is still restored.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return err as Error;
+      throw err;
+    } finally {
+      readSeconds += seconds(t);
+    }
+  });
+  const out = req.output === undefined ? undefined : outputs[req.output]!;
   let decodeSeconds = 0;
   let decodedBytes = 0;
-  let at = 0;
-  for (let k = 0; k < req.meta.length / 4; k++) {
-    const [off, len, comp, rawLength] = [
-      req.meta[k * 4]!,
-      req.meta[k * 4 + 1]!,
-      req.meta[k * 4 + 2]!,
-      req.meta[k * 4 + 3]!,
-    ];
+  for (let k = 0; k < req.meta.length / DECODE_META; k++) {
+    const m = req.meta.subarray(k * DECODE_META, (k + 1) * DECODE_META);
+    const [source, off, len, comp, rawLength, outOffset] = [m[0]!, m[1]!, m[2]!, m[3]!, m[4]!, m[5]!];
+    const data = sources[source]!;
+    if (data instanceof Error) {
+      failures.push({ item: k, reason: data.message, missing: true });
+      continue;
+    }
     const id = Buffer.from(req.ids.buffer, req.ids.byteOffset + k * ID_BYTES, ID_BYTES);
     const t = process.hrtime.bigint();
     // zstd blocks decompress straight into their place in the output (or into scratch to verify).
     let into: Buffer;
-    if (out) into = out.subarray(at, at + rawLength);
+    if (out) into = out.subarray(outOffset, outOffset + rawLength);
     else {
       if (rawScratch.length < rawLength) rawScratch = Buffer.allocUnsafeSlow(rawLength);
       into = rawScratch;
     }
-    at += rawLength;
     try {
       if (off + len > data.length) throw new Error('stored blob is truncated');
       if (into.length < rawLength) throw new Error(`raw length ${rawLength} exceeds the output buffer`);

@@ -92,18 +92,25 @@ describe('mover pipeline (API, memory backend)', function () {
     expect(after.sort()).to.deep.equal(keys.sort());
   });
 
-  it('pack headers and index objects round-trip', () => {
-    const entries = [0, 1, 2].map((i) => ({
-      id: Buffer.alloc(32, i + 1),
-      type: i % 2,
-      comp: i,
-      offset: i * 1000,
-      length: 999,
-      rawLength: 4096 + i,
-    }));
-    expect(decodePackHeader(encodePackHeader(entries))).to.deep.equal(entries);
-    const packs = [{ packId: 'ab'.repeat(16), size: 123456, entries }];
+  it('pack headers and index objects round-trip, in less than 48 bytes a blob', () => {
+    // Blobs lie back to back: offsets are implied by the lengths before them.
+    let offset = 0;
+    const entries = Array.from({ length: 256 }, (_, i) => {
+      const length = i % 3 === 0 ? 65564 : 20_000 + ((i * 7919) % 4000);
+      const e = { id: Buffer.alloc(32, i + 1), type: i % 2, comp: i % 3, offset, length, rawLength: 65536 };
+      offset += length;
+      return e;
+    });
+    const header = encodePackHeader(entries);
+    expect(decodePackHeader(header)).to.deep.equal(entries);
+    expect(header.length / entries.length).to.be.lessThan(36);
+    const packs = [
+      { packId: 'ab'.repeat(16), size: 123456, entries },
+      { packId: 'cd'.repeat(16), size: 99, entries: entries.slice(0, 1) },
+    ];
     expect(decodeIndex(encodeIndex(packs))).to.deep.equal(packs);
+    // A table whose offsets are not back to back cannot be written (it would read back wrong).
+    expect(() => encodePackHeader([entries[0]!, { ...entries[2]!, offset: 1 }])).to.throw(/expected/);
     expect(() => decodeIndex(Buffer.from('garbage!'))).to.throw(/magic/);
   });
 });

@@ -60,6 +60,8 @@ export interface StepResult {
   verified?: boolean;
   /** The tool's own summary (csbs: its JSON summary line, with phase timings when it reports them). */
   summary?: unknown;
+  /** Wall seconds of every run when the step was repeated; `seconds` is their median. */
+  runs?: number[];
 }
 
 /** One block size of the csbs sweep. */
@@ -75,6 +77,8 @@ interface Options {
   blockSizes: number[];
   workdir: string;
   keep: boolean;
+  /** Runs of each full backup and restore; the median is reported (this machine is noisy). */
+  repeat: number;
 }
 
 function parseOptions(args: string[]): Options {
@@ -88,6 +92,7 @@ function parseOptions(args: string[]): Options {
     blockSizes: list(value('block-sizes'), ['16384', '65536', '262144', '1048576']).map(Number),
     workdir: value('workdir') ?? tmpdir(),
     keep: args.includes('--keep'),
+    repeat: Math.max(1, Number(value('repeat') ?? 3)),
   };
 }
 
@@ -108,6 +113,8 @@ export async function run(args: string[]): Promise<void> {
       'after it (timed), because restic and borg exit before their restored files are flushed while csbs ' +
       'fsyncs the target; the step table shows how much of each time was that final sync.',
     'Backups read the image from the page cache (the bench reads it once before every backup).',
+    `Full backups (each into a fresh repository) and restores ran ${options.repeat} times per tool; tables show the ` +
+      'median run (mover.json lists every run). Incrementals ran once: repeating one needs the repository as it was before.',
     'Throughput is volume bytes / wall seconds for every step (no tool here has changed-block tracking, so ' +
       'incrementals read the whole volume too).',
     "Peak RSS is GNU time's maximum resident set size of each tool process (worker threads included).",
@@ -171,7 +178,18 @@ export async function run(args: string[]): Promise<void> {
         const before = await treeBytes(repo);
         const parent = parentStep && ids.get(tool.name)?.get(parentStep);
         log(`${tool.name}: ${stepTitles[step]}`);
-        const { measured, id, summary } = await tool.backup(repo, image, parent, step);
+        // A full backup can be repeated into a fresh repository; incrementals need the state before them.
+        const repeats = step === 'full' ? options.repeat : 1;
+        const all: Awaited<ReturnType<Tool['backup']>>[] = [];
+        for (let r = 0; r < repeats; r++) {
+          if (r > 0) {
+            await rm(repo, { recursive: true, force: true });
+            await tool.init(repo);
+            await warmCache(image);
+          }
+          all.push(await tool.backup(repo, image, parent, step));
+        }
+        const { measured, id, summary } = medianRun(all);
         const after = await treeBytes(repo);
         ids.get(tool.name)?.set(step, id);
         results.push({
@@ -185,6 +203,7 @@ export async function run(args: string[]): Promise<void> {
           peakRssMiB: measured.peakRssMiB,
           cpuSeconds: measured.userSeconds + measured.systemSeconds,
           summary: tool.name === 'csbs' ? summary : undefined,
+          ...(all.length > 1 ? { runs: all.map((a) => a.measured.seconds) } : {}),
         });
         log(
           `  ${measured.seconds.toFixed(2)} s, +${((after - before) / MiB).toFixed(1)} MiB, ${measured.peakRssMiB.toFixed(0)} MiB RSS`,
@@ -227,8 +246,20 @@ export async function run(args: string[]): Promise<void> {
         cold = (await dropCaches()) && cold;
         if (onlyChanged) await warmCache(target);
         log(`${tool.name}: ${stepTitles[step]}`);
-        const { measured, file } = await tool.restore(repo, id, target, sizeBytes, onlyChanged);
-        const verified = (await sha256File(file)) === expected;
+        const all: Awaited<ReturnType<Tool['restore']>>[] = [];
+        let verified = true;
+        for (let r = 0; r < options.repeat; r++) {
+          if (r > 0) {
+            await rm(target, { recursive: true, force: true });
+            if (onlyChanged) await copyFile(image, target);
+            cold = (await dropCaches()) && cold;
+            if (onlyChanged) await warmCache(target);
+          }
+          const run = await tool.restore(repo, id, target, sizeBytes, onlyChanged);
+          verified &&= (await sha256File(run.file)) === expected;
+          all.push(run);
+        }
+        const { measured } = medianRun(all);
         if (!verified) log(`  ${tool.name} ${step}: the restored image does NOT match the backup`);
         results.push({
           tool: tool.name,
@@ -240,6 +271,7 @@ export async function run(args: string[]): Promise<void> {
           cpuSeconds: measured.userSeconds + measured.systemSeconds,
           verified,
           summary: tool.name === 'csbs' ? safeSummary(measured.stdout) : undefined,
+          ...(all.length > 1 ? { runs: all.map((a) => a.measured.seconds) } : {}),
         });
         log(
           `  ${measured.seconds.toFixed(2)} s, ${measured.peakRssMiB.toFixed(0)} MiB RSS, verified ${verified}`,
@@ -365,6 +397,17 @@ interface TargetCheck {
   /** restic's CPU seconds / csbs's: what the wall ratio would approach if neither waited for a core. */
   cpuRatio?: number;
   met?: boolean;
+}
+
+/**
+ * The run with the median wall time (its CPU, RSS and summary go with it), except that the id is the
+ * last run's: that is the backup the repository keeps for the steps after.
+ */
+function medianRun<T extends { measured: { seconds: number }; id?: string }>(runs: T[]): T {
+  const sorted = [...runs].sort((a, b) => a.measured.seconds - b.measured.seconds);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const last = runs[runs.length - 1]!;
+  return last.id === undefined ? median : { ...median, id: last.id };
 }
 
 function pick(results: StepResult[], tool: string, step: StepName): StepResult | undefined {

@@ -9,6 +9,7 @@
  * --block-sizes= for none), --workdir=DIR (default the OS temp dir), --keep (keep the work dir),
  * --report-only (re-render mover.md from mover.json).
  */
+import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -113,8 +114,9 @@ export async function run(args: string[]): Promise<void> {
       'after it (timed), because restic and borg exit before their restored files are flushed while csbs ' +
       'fsyncs the target; the step table shows how much of each time was that final sync.',
     'Backups read the image from the page cache (the bench reads it once before every backup).',
-    `Full backups (each into a fresh repository) and restores ran ${options.repeat} times per tool; tables show the ` +
-      'median run (mover.json lists every run). Incrementals ran once: repeating one needs the repository as it was before.',
+    `Every backup and restore ran ${options.repeat} times per tool and the tables show the median run (mover.json ` +
+      'lists every run): full backups into a fresh repository, incrementals from a copy of the repository as it was ' +
+      "before, except borg's incrementals, which ran once (its local cache would not match a copied-back repository).",
     'Throughput is volume bytes / wall seconds for every step (no tool here has changed-block tracking, so ' +
       'incrementals read the whole volume too).',
     "Peak RSS is GNU time's maximum resident set size of each tool process (worker threads included).",
@@ -178,17 +180,22 @@ export async function run(args: string[]): Promise<void> {
         const before = await treeBytes(repo);
         const parent = parentStep && ids.get(tool.name)?.get(parentStep);
         log(`${tool.name}: ${stepTitles[step]}`);
-        // A full backup can be repeated into a fresh repository; incrementals need the state before them.
-        const repeats = step === 'full' ? options.repeat : 1;
+        // A full backup is repeated into a fresh repository; an incremental from a copy of the repository
+        // as it was before (not borg's: its local cache would no longer match the repository).
+        const repeats = step === 'full' || tool.name !== 'borg' ? options.repeat : 1;
+        const saved = `${repo}.before`;
+        if (step !== 'full' && repeats > 1) await copyTree(repo, saved);
         const all: Awaited<ReturnType<Tool['backup']>>[] = [];
         for (let r = 0; r < repeats; r++) {
           if (r > 0) {
             await rm(repo, { recursive: true, force: true });
-            await tool.init(repo);
+            if (step === 'full') await tool.init(repo);
+            else await copyTree(saved, repo);
             await warmCache(image);
           }
           all.push(await tool.backup(repo, image, parent, step));
         }
+        await rm(saved, { recursive: true, force: true });
         const { measured, id, summary } = medianRun(all);
         const after = await treeBytes(repo);
         ids.get(tool.name)?.set(step, id);
@@ -397,6 +404,13 @@ interface TargetCheck {
   /** restic's CPU seconds / csbs's: what the wall ratio would approach if neither waited for a core. */
   cpuRatio?: number;
   met?: boolean;
+}
+
+/** Copies a directory tree (`cp -a`), e.g. a repository to repeat a step from the same state. */
+function copyTree(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile('cp', ['-a', from, to], (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 /**

@@ -13,6 +13,7 @@ import { COMPRESSION_NAMES, type CompressionName } from '../mover/repository/cod
 import { Repository } from '../mover/repository/repository.js';
 import { gc } from '../mover/gc.js';
 import { deleteManifests, listManifests, repoStats } from '../mover/inventory.js';
+import { prestartWorkers } from '../mover/pipeline/pool.js';
 import { restore } from '../mover/restore.js';
 import { verify } from '../mover/verify.js';
 
@@ -255,6 +256,7 @@ export function registerMover(program: Command): void {
         }
         const onProgress = progressPrinter(opts);
         const workers = workerCount(opts);
+        prestartWorkers(workers);
         const repo = await openRepo(opts);
         const summary = await backup(repo, {
           source: opts.source,
@@ -275,6 +277,7 @@ export function registerMover(program: Command): void {
       await run(opts, async () => {
         const onProgress = progressPrinter(opts);
         const workers = workerCount(opts);
+        prestartWorkers(workers);
         const repo = await openRepo(opts);
         const summary = await restore(repo, {
           manifest: opts.manifest,

@@ -15,6 +15,28 @@ export function defaultWorkerCount(): number {
   return Math.max(2, Math.min(availableParallelism(), 8));
 }
 
+const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
+/** Threads started ahead of a pool (see {@link prestartWorkers}), taken by the next pool. */
+const prestarted: Worker[] = [];
+
+/**
+ * Starts `count` worker threads now, for the next {@link WorkerPool} to take: a thread needs ~60 ms of
+ * CPU to load its modules, which then overlaps opening the repository (scrypt runs on libuv's
+ * threads) and loading its index. Unused threads do not keep the process alive.
+ */
+export function prestartWorkers(count = defaultWorkerCount()): void {
+  while (prestarted.length < count) {
+    const w = new Worker(WORKER_SCRIPT);
+    w.unref();
+    // A thread that fails before any pool takes it is just dropped (the pool starts a fresh one).
+    w.once('error', () => {
+      const i = prestarted.indexOf(w);
+      if (i >= 0) prestarted.splice(i, 1);
+    });
+    prestarted.push(w);
+  }
+}
+
 /** Options of {@link WorkerPool}: how many shared chunk slots, and their size. */
 export interface PoolOptions {
   workers?: number;
@@ -61,9 +83,11 @@ export class WorkerPool {
       this.outputs.push(Buffer.from(s.output.buffer, s.output.offset, s.output.length));
       this.freeSlots.push(i);
     });
-    const workerData: WorkerInit = { ...init, slots };
+    const workerInit: WorkerInit = { ...init, slots };
     for (let i = 0; i < count; i++) {
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+      const w = prestarted.shift() ?? new Worker(WORKER_SCRIPT);
+      w.ref();
+      w.postMessage({ op: 'init', init: workerInit });
       w.on('message', (msg: { task?: number; error?: ErrorReply['error'] }) => {
         if (msg.task === undefined) return;
         const p = this.pending.get(msg.task);

@@ -4,7 +4,7 @@
  * coordinates and talks to storage.
  */
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { BlobCompressor, decompressBlobInto } from '../repository/codec.js';
 import { blobId, ID_BYTES, open, sealInto } from '../repository/crypto.js';
 import { afterBytes } from './gc-hint.js';
@@ -24,14 +24,23 @@ import type {
   ZeroRequest,
 } from './messages.js';
 
-const init = workerData as WorkerInit;
-const dataKey = Buffer.from(init.dataKey);
-const idKey = Buffer.from(init.idKey);
-const compressor = new BlobCompressor(init.compression, init.compressionLevel);
+// Keys, codec and shared slots arrive in an `init` message, not as workerData, so the thread can be
+// started (and load its modules) while the repository is still opening.
+let dataKey = Buffer.alloc(0);
+let idKey = Buffer.alloc(0);
+let compressor: BlobCompressor | undefined;
+let inputs: Buffer[] = [];
+let outputs: Buffer[] = [];
 const port = parentPort!;
 const held = new Map<number, { slot: number; ids: Buffer; blockSize: number; length: number }>();
-const inputs = init.slots.map((s) => Buffer.from(s.input));
-const outputs = init.slots.map((s) => Buffer.from(s.output.buffer, s.output.offset, s.output.length));
+
+function configure(init: WorkerInit): void {
+  dataKey = Buffer.from(init.dataKey);
+  idKey = Buffer.from(init.idKey);
+  compressor = new BlobCompressor(init.compression, init.compressionLevel);
+  inputs = init.slots.map((s) => Buffer.from(s.input));
+  outputs = init.slots.map((s) => Buffer.from(s.output.buffer, s.output.offset, s.output.length));
+}
 const readFds = new Map<string, number>();
 const writeFds = new Map<string, number>();
 let zeros = Buffer.alloc(0);
@@ -125,7 +134,7 @@ function encode(req: EncodeRequest): void {
     const from = b * chunk.blockSize;
     const block = input.subarray(from, Math.min(from + chunk.blockSize, chunk.length));
     let t = process.hrtime.bigint();
-    const { comp, bytes } = compressor.compress(block);
+    const { comp, bytes } = compressor!.compress(block);
     compressSeconds += seconds(t);
     t = process.hrtime.bigint();
     const n = sealInto(dataKey, bytes, out, at, chunk.ids.subarray(b * ID_BYTES, (b + 1) * ID_BYTES));
@@ -220,35 +229,42 @@ function zero(req: ZeroRequest): void {
   port.postMessage({ task: req.task, bytesWritten: req.length * req.positions.length });
 }
 
-port.on('message', (req: WorkerRequest | WorkerNotice | { op: 'close' }) => {
-  if (req.op === 'release') {
-    held.delete(req.task);
-    return;
-  }
-  if (req.op === 'close') {
-    try {
-      // Restored data must be on disk before the restore reports success.
-      for (const fd of writeFds.values()) fsyncSync(fd);
-    } finally {
-      for (const fd of [...readFds.values(), ...writeFds.values()]) closeSync(fd);
+port.on(
+  'message',
+  (req: WorkerRequest | WorkerNotice | { op: 'init'; init: WorkerInit } | { op: 'close' }) => {
+    if (req.op === 'init') {
+      configure(req.init);
+      return;
     }
-    readFds.clear();
-    writeFds.clear();
-    port.postMessage({ closed: true });
-    return;
-  }
-  try {
-    if (req.op === 'hash') hash(req);
-    else if (req.op === 'encode') encode(req);
-    else if (req.op === 'decode') decode(req);
-    else zero(req);
-  } catch (err) {
-    held.delete(req.task);
-    const e = err as NodeJS.ErrnoException;
-    const reply: ErrorReply = {
-      task: req.task,
-      error: { message: e.message, ...(e.code ? { code: e.code } : {}) },
-    };
-    port.postMessage(reply);
-  }
-});
+    if (req.op === 'release') {
+      held.delete(req.task);
+      return;
+    }
+    if (req.op === 'close') {
+      try {
+        // Restored data must be on disk before the restore reports success.
+        for (const fd of writeFds.values()) fsyncSync(fd);
+      } finally {
+        for (const fd of [...readFds.values(), ...writeFds.values()]) closeSync(fd);
+      }
+      readFds.clear();
+      writeFds.clear();
+      port.postMessage({ closed: true });
+      return;
+    }
+    try {
+      if (req.op === 'hash') hash(req);
+      else if (req.op === 'encode') encode(req);
+      else if (req.op === 'decode') decode(req);
+      else zero(req);
+    } catch (err) {
+      held.delete(req.task);
+      const e = err as NodeJS.ErrnoException;
+      const reply: ErrorReply = {
+        task: req.task,
+        error: { message: e.message, ...(e.code ? { code: e.code } : {}) },
+      };
+      port.postMessage(reply);
+    }
+  },
+);

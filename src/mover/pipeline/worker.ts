@@ -147,30 +147,32 @@ function encode(req: EncodeRequest): void {
   collectAfter(2 * at); // the compressed and the sealed copies
 }
 
-/** Per-source read buffers of this worker, reused (grown when a range is larger). */
-const sourceBuffers: Buffer[] = [];
+/** This worker's buffer for the pack ranges of a request, back to back; reused (grown when needed). */
+let sourceBuffer = Buffer.alloc(0);
 
-function readSource(i: number, file: NonNullable<DecodeSource['file']>): Buffer {
-  let buf = sourceBuffers[i];
-  if (!buf || buf.length < file.length) buf = sourceBuffers[i] = Buffer.allocUnsafeSlow(file.length);
-  const view = buf.subarray(0, file.length);
+function readSource(into: Buffer, file: NonNullable<DecodeSource['file']>): Buffer {
   const fd = openSync(file.path, 'r');
   try {
-    readFully(fd, view, 0, file.length, file.offset);
+    readFully(fd, into, 0, file.length, file.offset);
   } finally {
     closeSync(fd);
   }
-  return view;
+  return into;
 }
 
 function decode(req: DecodeRequest): void {
   const failures: DecodeReply['failures'] = [];
   let readSeconds = 0;
-  const sources: (Buffer | Error)[] = req.sources.map((src, i) => {
+  const fileBytes = req.sources.reduce((n, src) => n + (src.file?.length ?? 0), 0);
+  if (sourceBuffer.length < fileBytes) sourceBuffer = Buffer.allocUnsafeSlow(fileBytes);
+  let at = 0;
+  const sources: (Buffer | Error)[] = req.sources.map((src) => {
     if (!src.file) return Buffer.from(src.data!.buffer, src.data!.byteOffset, src.data!.byteLength);
     const t = process.hrtime.bigint();
+    const into = sourceBuffer.subarray(at, at + src.file.length);
+    at += src.file.length;
     try {
-      return readSource(i, src.file);
+      return readSource(into, src.file);
     } catch (err) {
       // A lost pack fails its own blobs only; the rest of the request is still restored.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return err as Error;

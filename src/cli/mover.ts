@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, CommanderError, Option } from 'commander';
-import { backup } from '../mover/backup.js';
+import { backup, type Extent } from '../mover/backup.js';
 import { type Backend } from '../mover/backend/backend.js';
 import { openBackend } from '../mover/backend/open.js';
 import { ExitCode, MoverError, toMoverError, usageError } from '../mover/errors.js';
@@ -94,6 +94,36 @@ function backendFor(opts: CommonOptions): Promise<Backend> {
       process.stderr.write(
         `csbs mover: retrying ${e.op} ${e.key} (attempt ${e.attempt}) in ${e.delayMs} ms\n`,
       ),
+  });
+}
+
+/**
+ * Reads a `--changed-extents` file: the byte ranges a changed-block tracker (a CSI SnapshotMetadata
+ * service) reports as changed since the parent backup. Every problem is a usage error naming the entry.
+ */
+function readExtents(file: string, parent: string | undefined): Extent[] {
+  const flag = `--changed-extents ${file}`;
+  if (!parent)
+    throw usageError(`${flag} needs --parent: blocks outside the extents are taken from the parent`);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw usageError(`${flag}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(data)) throw usageError(`${flag}: expected a JSON array of {"offset": n, "length": n}`);
+  return data.map((e: unknown, i) => {
+    const { offset, length } = (e ?? {}) as { offset?: unknown; length?: unknown };
+    for (const [name, v] of [
+      ['offset', offset],
+      ['length', length],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || (v as number) < 0)
+        throw usageError(
+          `${flag}: entry ${i} field ${name} must be a non-negative integer, got ${JSON.stringify(v)}`,
+        );
+    }
+    return { offset: offset as number, length: length as number };
   });
 }
 
@@ -241,33 +271,45 @@ export function registerMover(program: Command): void {
     .requiredOption('--source <path>', 'block device or disk image file to back up')
     .option('--parent <id>', 'manifest of the previous backup of this volume (an incremental)')
     .option(
+      '--changed-extents <file>',
+      'JSON list of {"offset","length"} byte ranges changed since --parent (changed-block tracking): only these are read',
+    )
+    .option(
       '--tag <key=value>',
       'tag the manifest (repeatable)',
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
-    .action(async (opts: CommonOptions & { source: string; parent?: string; tag: string[] }) => {
-      await run(opts, async () => {
-        const tags: Record<string, string> = {};
-        for (const t of opts.tag) {
-          const eq = t.indexOf('=');
-          if (eq <= 0) throw usageError(`--tag ${JSON.stringify(t)}: expected key=value`);
-          tags[t.slice(0, eq)] = t.slice(eq + 1);
-        }
-        const onProgress = progressPrinter(opts);
-        const workers = workerCount(opts);
-        prestartWorkers(workers);
-        const repo = await openRepo(opts);
-        const summary = await backup(repo, {
-          source: opts.source,
-          ...(opts.parent ? { parent: opts.parent } : {}),
-          tags,
-          ...(workers ? { workers } : {}),
-          onProgress,
+    .action(
+      async (
+        opts: CommonOptions & { source: string; parent?: string; changedExtents?: string; tag: string[] },
+      ) => {
+        await run(opts, async () => {
+          const tags: Record<string, string> = {};
+          for (const t of opts.tag) {
+            const eq = t.indexOf('=');
+            if (eq <= 0) throw usageError(`--tag ${JSON.stringify(t)}: expected key=value`);
+            tags[t.slice(0, eq)] = t.slice(eq + 1);
+          }
+          const changedExtents = opts.changedExtents
+            ? readExtents(opts.changedExtents, opts.parent)
+            : undefined;
+          const onProgress = progressPrinter(opts);
+          const workers = workerCount(opts);
+          prestartWorkers(workers);
+          const repo = await openRepo(opts);
+          const summary = await backup(repo, {
+            source: opts.source,
+            ...(opts.parent ? { parent: opts.parent } : {}),
+            ...(changedExtents ? { changedExtents } : {}),
+            tags,
+            ...(workers ? { workers } : {}),
+            onProgress,
+          });
+          return { summary };
         });
-        return { summary };
-      });
-    });
+      },
+    );
 
   common(mover.command('restore').description('restore a manifest to a block device or disk image'))
     .requiredOption('--manifest <id>', 'the manifest to restore')

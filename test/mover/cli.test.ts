@@ -57,6 +57,63 @@ describe('csbs mover (CLI, directory repository)', function () {
     expect(sha256(out)).to.equal(before);
   });
 
+  it('--changed-extents reads only the reported ranges and takes every other block from the parent', async () => {
+    const full = await ok(['backup', '--repo', repo, '--source', vol]);
+    writeAt(vol, 100_000, pseudoRandom(5000, 8)); // block 6
+    writeAt(vol, (3 << 20) + 20_000, pseudoRandom(3000, 9)); // block 193
+    const extents = path.join(t.dir, 'extents.json');
+    writeFileSync(
+      extents,
+      JSON.stringify([
+        { offset: 100_000, length: 5000 },
+        { offset: (3 << 20) + 20_000, length: 3000 },
+      ]),
+    );
+    const inc = await ok([
+      'backup',
+      '--repo',
+      repo,
+      '--source',
+      vol,
+      '--parent',
+      full.manifest as string,
+      '--changed-extents',
+      extents,
+    ]);
+    // Two 16 KiB blocks read, both new; the other 382 blocks come from the parent unread.
+    expect(inc).to.include({ type: 'Incremental', bytesRead: 2 * 16384, blocksNew: 2 });
+    const out = path.join(t.dir, 'out.img');
+    await ok(['restore', '--repo', repo, '--manifest', inc.manifest as string, '--target', out]);
+    expect(sha256(out)).to.equal(sha256(vol));
+
+    // Bad input: a usage error (exit 2) that names the entry and field, and no manifest.
+    writeFileSync(
+      extents,
+      JSON.stringify([
+        { offset: 0, length: 10 },
+        { offset: -1, length: 5 },
+      ]),
+    );
+    const bad = await mover([
+      'backup',
+      '--repo',
+      repo,
+      '--source',
+      vol,
+      '--parent',
+      full.manifest as string,
+      '--changed-extents',
+      extents,
+    ]);
+    expect(bad.code).to.equal(2);
+    expect((bad.last.error as { message: string }).message).to.include('entry 1 field offset');
+    const noParent = await mover(['backup', '--repo', repo, '--source', vol, '--changed-extents', extents]);
+    expect(noParent.code).to.equal(2);
+    expect((noParent.last.error as { message: string }).message).to.include('needs --parent');
+    const list = await ok(['list', '--repo', repo, '--json']);
+    expect(list.manifests as unknown[]).to.have.length(2);
+  });
+
   it('restore --only-changed rewrites only the differing blocks', async () => {
     const full = await ok(['backup', '--repo', repo, '--source', vol]);
     const out = path.join(t.dir, 'out.img');

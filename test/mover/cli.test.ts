@@ -69,7 +69,7 @@ describe('csbs mover (CLI, directory repository)', function () {
         { offset: (3 << 20) + 20_000, length: 3000 },
       ]),
     );
-    const inc = await ok([
+    const withExtents = [
       'backup',
       '--repo',
       repo,
@@ -79,7 +79,8 @@ describe('csbs mover (CLI, directory repository)', function () {
       full.manifest as string,
       '--changed-extents',
       extents,
-    ]);
+    ];
+    const inc = await ok(withExtents);
     // Two 16 KiB blocks read, both new; the other 382 blocks come from the parent unread.
     expect(inc).to.include({ type: 'Incremental', bytesRead: 2 * 16384, blocksNew: 2 });
     const out = path.join(t.dir, 'out.img');
@@ -94,17 +95,7 @@ describe('csbs mover (CLI, directory repository)', function () {
         { offset: -1, length: 5 },
       ]),
     );
-    const bad = await mover([
-      'backup',
-      '--repo',
-      repo,
-      '--source',
-      vol,
-      '--parent',
-      full.manifest as string,
-      '--changed-extents',
-      extents,
-    ]);
+    const bad = await mover(withExtents);
     expect(bad.code).to.equal(2);
     expect((bad.last.error as { message: string }).message).to.include('entry 1 field offset');
     const noParent = await mover(['backup', '--repo', repo, '--source', vol, '--changed-extents', extents]);

@@ -28,6 +28,8 @@ describe('csbs mover list, stats, verify, delete, gc', function () {
   });
   afterEach(() => t.cleanup());
 
+  const restoreRun = (manifest: string, target: string) =>
+    mover(['restore', '--repo', repo, '--manifest', manifest, '--target', target]);
   const restoresTo = async (manifest: string, expected: string): Promise<void> => {
     const out = path.join(t.dir, `restore-${manifest}.img`);
     await ok(['restore', '--repo', repo, '--manifest', manifest, '--target', out]);
@@ -76,15 +78,7 @@ describe('csbs mover list, stats, verify, delete, gc', function () {
     expect(bad[0]!.uses.length).to.be.greaterThan(0);
     expect(bad[0]!.uses.every((u) => u.manifest === a.manifest)).to.equal(true);
 
-    const r = await mover([
-      'restore',
-      '--repo',
-      repo,
-      '--manifest',
-      a.manifest as string,
-      '--target',
-      path.join(t.dir, 'a.img'),
-    ]);
+    const r = await restoreRun(a.manifest as string, path.join(t.dir, 'a.img'));
     expect(r.code).to.equal(5);
     const message = (r.last.error as { message: string }).message;
     expect(message).to.include(bad[0]!.block);
@@ -98,15 +92,7 @@ describe('csbs mover list, stats, verify, delete, gc', function () {
     const victim = packFiles(repo).sort((x, y) => statSync(y).size - statSync(x).size)[0]!;
     rmSync(victim);
     const target = path.join(t.dir, 'a.img');
-    const r = await mover([
-      'restore',
-      '--repo',
-      repo,
-      '--manifest',
-      a.manifest as string,
-      '--target',
-      target,
-    ]);
+    const r = await restoreRun(a.manifest as string, target);
     expect(r.code).to.equal(5);
     const message = (r.last.error as { message: string }).message;
     expect(message).to.include(`pack ${path.basename(victim)}`);

@@ -1,7 +1,8 @@
 /**
  * Restore: writes a manifest's volume to a target, verifying every block (authenticated
- * decryption, then its keyed hash). Blocks are read from packs in coalesced ranges and decoded and
- * written by worker threads. `onlyChanged` hashes the target first and rewrites only differing blocks.
+ * decryption, then its keyed hash). Runs of consecutive blocks are read from their packs and decoded
+ * by worker threads into shared slots in volume order; the main thread writes each run to the target.
+ * `onlyChanged` hashes the target first and rewrites only differing blocks.
  */
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -56,11 +57,11 @@ export interface RestoreSummary {
 
 /** Pages per planning window: the unit the restore plans reads for (bounded memory). */
 const WINDOW_PAGES = 4;
-/** Largest coalesced range read from a pack, and the largest gap merged into one. */
+/** Largest range read from a pack at once, and the largest gap between blobs read through. */
 const MAX_RANGE = 4 << 20;
 const MAX_GAP = 256 << 10;
 const CHUNK_BYTES = 4 << 20;
-/** Raw (decoded) bytes of one range at most: the size of a slot's output buffer. */
+/** Raw (decoded) bytes of one group of blocks at most: the size of a slot's output buffer. */
 const MAX_RANGE_RAW = 4 << 20;
 /** Runs shorter than this are written through the page cache even when O_DIRECT is possible. */
 const DIRECT_MIN_RUN = 1 << 20;

@@ -75,7 +75,7 @@ export class WorkerPool {
     this.load = new Array<number>(count).fill(0);
     // Fixed shared buffers instead of a fresh allocation per chunk: memory stays flat whatever the
     // garbage collector of each thread is doing.
-    // Outputs are page-aligned, so sealed packs and restored ranges can be written with O_DIRECT.
+    // Outputs are page-aligned, so a restore can write its decoded runs from them with O_DIRECT.
     const outputs = alignedViews(options.slots, options.outputBytes);
     const slots = outputs.map((output) => ({ input: new SharedArrayBuffer(options.inputBytes), output }));
     slots.forEach((s, i) => {

@@ -1,7 +1,8 @@
 /**
  * A pipeline worker thread: reads and hashes volume chunks, compresses and seals new blocks, and
- * on restore opens, verifies and writes blocks. It does the CPU work so the main thread only
- * coordinates and talks to storage.
+ * on restore reads local pack ranges, opens and verifies blocks into a shared slot (the main thread
+ * writes the target). It does the CPU work so the main thread only coordinates and does the I/O
+ * that must be serial.
  */
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';

@@ -12,7 +12,7 @@ import { ExitCode, MoverError, toMoverError, usageError } from '../mover/errors.
 import { COMPRESSION_NAMES, type CompressionName } from '../mover/repository/codec.js';
 import { Repository } from '../mover/repository/repository.js';
 import { gc } from '../mover/gc.js';
-import { deleteManifests, listManifests, repoStats } from '../mover/inventory.js';
+import { deleteManifests, listManifests, repoStats, storedBytes } from '../mover/inventory.js';
 import { prestartWorkers } from '../mover/pipeline/pool.js';
 import { restore } from '../mover/restore.js';
 import { verify } from '../mover/verify.js';
@@ -261,6 +261,8 @@ export function registerMover(program: Command): void {
               blockSize: c.blockSize,
               packSize: c.packSize,
               compression: c.compression,
+              // The repository check Job runs `init --if-missing`: its summary feeds status.storedBytes.
+              storedBytes: await storedBytes(repo),
             },
           };
         });
@@ -434,7 +436,9 @@ export function registerMover(program: Command): void {
         const repackBelow = Number(opts.repackBelow);
         if (!(repackBelow >= 0 && repackBelow <= 1))
           throw usageError(`--repack-below ${opts.repackBelow}: expected 0..1`);
-        return { summary: await gc(await openRepo(opts), { repackBelow }) };
+        const repo = await openRepo(opts);
+        const result = await gc(repo, { repackBelow });
+        return { summary: { ...result, storedBytes: await storedBytes(repo) } };
       });
     });
 }

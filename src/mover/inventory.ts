@@ -83,8 +83,7 @@ export async function repoStats(repo: Repository): Promise<RepoStats> {
     });
   }
   const packs = await listPacks(repo);
-  let storedBytes = 0;
-  for (const size of packs.values()) storedBytes += size;
+  const storedBytes = sumSizes(packs);
   return {
     manifests: manifests.length,
     logicalBytes,
@@ -109,4 +108,15 @@ export async function deleteManifests(repo: Repository, ids: string[]): Promise<
   for (const id of ids) await repo.loadManifest(id); // NotFound (exit 4) before anything changes
   for (const id of ids) await repo.deleteManifest(id);
   return { deleted: ids };
+}
+
+/** Bytes the repository's packs occupy (what `BackupRepository.status.storedBytes` reports). */
+export async function storedBytes(repo: Repository): Promise<number> {
+  return sumSizes(await listPacks(repo));
+}
+
+function sumSizes(packs: Map<string, number>): number {
+  let total = 0;
+  for (const size of packs.values()) total += size;
+  return total;
 }

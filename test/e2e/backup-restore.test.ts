@@ -108,7 +108,8 @@ describe('e2e: backups and restores through the controller', function () {
       { name: 'root', size: '16Mi' },
       { name: 'data', size: '8Mi' },
     ]);
-    await repositoryReady(cluster, ns);
+    const ready = await repositoryReady(cluster, ns);
+    expect(ready.status?.storedBytes, 'status.storedBytes of a fresh repository').to.equal(0);
     await fillRandom(cluster, ns, [claims[0]], 16);
     await fillRandom(cluster, ns, [claims[1]], 8);
     const sums0 = await checksums(cluster, ns, claims);

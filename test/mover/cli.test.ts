@@ -127,7 +127,10 @@ describe('csbs mover (CLI, directory repository)', function () {
 
   it('init --if-missing is idempotent with the right key and fails with exit 3 on a wrong one', async () => {
     const again = await ok(['init', '--repo', repo, '--if-missing']);
-    expect(again).to.include({ created: false, blockSize: 16384 });
+    expect(again).to.include({ created: false, blockSize: 16384, storedBytes: 0 });
+    await ok(['backup', '--repo', repo, '--source', vol]);
+    const stats = await ok(['stats', '--repo', repo]);
+    expect(await ok(['init', '--repo', repo, '--if-missing'])).to.include({ storedBytes: stats.storedBytes });
     const dup = await mover(['init', '--repo', repo]);
     expect(dup.code).to.equal(2);
     const wrong = await mover(['init', '--repo', repo, '--if-missing'], {

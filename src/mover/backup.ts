@@ -281,10 +281,11 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
             const id = Buffer.from(ids.subarray(b * ID_BYTES, (b + 1) * ID_BYTES));
             blobs.push({ id, type: BlobType.Data, comp, rawLength, sealed: data.subarray(at, at + n) });
             at += n;
-            progress.bytesNew += n;
-            progress.blocksNew++;
           }
           await packer.addAll(blobs);
+          // Counted once packed (as before batching): progress never runs ahead of what is stored.
+          progress.bytesNew += at;
+          progress.blocksNew += blobs.length;
           for (const key of newKeys) claimed.delete(key);
           pool.releaseSlot(slot);
           slot = -1;

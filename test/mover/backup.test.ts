@@ -11,6 +11,7 @@ import {
   encodeIndex,
   encodePackHeader,
 } from '../../src/mover/repository/format.js';
+import { seal } from '../../src/mover/repository/crypto.js';
 import { Repository } from '../../src/mover/repository/repository.js';
 import { gc } from '../../src/mover/gc.js';
 import { restore } from '../../src/mover/restore.js';
@@ -90,6 +91,23 @@ describe('mover pipeline (API, memory backend)', function () {
     const after: string[] = [];
     for await (const o of backend.list('')) after.push(o.key);
     expect(after.sort()).to.deep.equal(keys.sort());
+  });
+
+  it('refuses a repository of another format with a clear error, and reads nothing else from it', async () => {
+    const backend = new MemoryBackend();
+    const { repo } = await Repository.init(backend, secret, {});
+    const older = { ...repo.config, version: 1 };
+    await backend.put(
+      'config',
+      seal(repo.dataKey, Buffer.from(JSON.stringify(older)), Buffer.from('config')),
+    );
+    const err = await Repository.open(backend, secret).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(MoverError);
+    expect(err).to.include({ code: 'Usage' });
+    expect((err as Error).message).to.match(/has format 1, and this csbs reads format 2 only/);
   });
 
   it('pack headers and index objects round-trip, in less than 48 bytes a blob', () => {

@@ -30,7 +30,8 @@ import {
 
 /** The repository's parameters, fixed at init and stored sealed in `config`. */
 export interface RepoConfig {
-  version: 1;
+  /** The repository format ({@link REPOSITORY_FORMAT}); a csbs reads only its own. */
+  version: number;
   id: string;
   blockSize: number;
   packSize: number;
@@ -45,6 +46,12 @@ export interface RepoConfig {
 
 /** Index objects read at a time by {@link Repository.loadIndex}. */
 const INDEX_READERS = 8;
+
+/**
+ * The on-storage format this csbs writes and reads: 2 since pack headers and index objects hold
+ * compressed entry tables (`format.ts`).
+ */
+export const REPOSITORY_FORMAT = 2;
 
 /** Defaults for `init`; docs/mover.md explains how they were chosen. */
 export const DEFAULT_BLOCK_SIZE = 65536;
@@ -226,7 +233,7 @@ export class Repository {
       );
     }
     const config: RepoConfig = {
-      version: 1,
+      version: REPOSITORY_FORMAT,
       id: randomBytes(16).toString('hex'),
       blockSize,
       packSize: options.packSize ?? DEFAULT_PACK_SIZE,
@@ -280,6 +287,12 @@ export class Repository {
       }
       const dataKey = keys.subarray(0, KEY_BYTES);
       const config = JSON.parse(open(dataKey, sealedConfig, aad('config')).toString()) as RepoConfig;
+      if (config.version !== REPOSITORY_FORMAT)
+        throw new MoverError(
+          'Usage',
+          `the repository at ${backend.location} has format ${config.version}, and this csbs reads format ${REPOSITORY_FORMAT} only: ` +
+            'use the csbs version that created it, or back up into a new repository',
+        );
       return new Repository(backend, config, dataKey, keys.subarray(KEY_BYTES, 2 * KEY_BYTES));
     }
     throw new MoverError(

@@ -1,6 +1,38 @@
 /** Shared helpers of the simulated cluster's tests: polling and small object builders. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { startSandbox, type Sandbox } from '../../../src/sandbox/index.js';
+
+/** What {@link useSandboxCluster} sets up: filled in by its mocha hooks. */
+export interface ClusterContext {
+  sb: Sandbox;
+  kc: KubeConfig;
+  core: CoreV1Api;
+  /** This test's fresh namespace. */
+  ns: string;
+}
+
+/**
+ * Registers the mocha hooks every cluster test file needs: one sandbox (cluster on) for the file,
+ * stopped after it, and a fresh namespace `<prefix>-<n>` per test. Call it at the top of a describe.
+ */
+export function useSandboxCluster(prefix: string): ClusterContext {
+  const ctx = {} as ClusterContext;
+  let n = 0;
+  before(async () => {
+    ctx.sb = await startSandbox();
+    ctx.kc = ctx.sb.kubeConfig();
+    ctx.core = ctx.kc.makeApiClient(CoreV1Api);
+  });
+  after(async () => {
+    await ctx.sb?.stop();
+  });
+  beforeEach(async () => {
+    ctx.ns = `${prefix}-${++n}`;
+    await ctx.core.createNamespace({ body: { metadata: { name: ctx.ns } } });
+  });
+  return ctx;
+}
 
 /** Polls `fn` until it returns a value other than undefined/false, or fails after `timeoutMs` with `what`. */
 export async function waitFor<T>(

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { BatchV1Api, CoreV1Api, Log, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/index.js';
-import { pvc, waitFor } from './helpers.js';
+import type { Sandbox } from '../../../src/sandbox/index.js';
+import { pvc, waitFor, useSandboxCluster } from './helpers.js';
 
 /** A Job running `sh -c script` in one container named `main`. */
 function shJob(
@@ -33,25 +33,19 @@ function shJob(
 
 describe('sandbox cluster: Job controller and kubelet', function () {
   this.timeout(30_000);
+  const cluster = useSandboxCluster('jobs');
   let sb: Sandbox;
   let kc: KubeConfig;
   let core: CoreV1Api;
-  let batch: BatchV1Api;
-  let n = 0;
   let ns: string;
+  let batch: BatchV1Api;
 
-  before(async () => {
-    sb = await startSandbox();
-    kc = sb.kubeConfig();
-    core = kc.makeApiClient(CoreV1Api);
+  before(() => {
+    ({ sb, kc, core } = cluster);
     batch = kc.makeApiClient(BatchV1Api);
   });
-  after(async () => {
-    await sb?.stop();
-  });
   beforeEach(async () => {
-    ns = `jobs-${++n}`;
-    await core.createNamespace({ body: { metadata: { name: ns } } });
+    ns = cluster.ns;
   });
 
   async function finished(name: string): Promise<V1Job> {

@@ -6,9 +6,9 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/index.js';
+import type { Sandbox } from '../../../src/sandbox/index.js';
 import { GUEST_AGENT_ANNOTATION } from '../../../src/sandbox/cluster/index.js';
-import { pvc, request, waitFor } from './helpers.js';
+import { pvc, request, waitFor, useSandboxCluster } from './helpers.js';
 
 const KV = { group: 'kubevirt.io', version: 'v1' };
 
@@ -23,25 +23,19 @@ interface Vmi {
 
 describe('sandbox cluster: KubeVirt', function () {
   this.timeout(30_000);
+  const cluster = useSandboxCluster('kv');
   let sb: Sandbox;
   let kc: KubeConfig;
   let core: CoreV1Api;
-  let custom: CustomObjectsApi;
-  let n = 0;
   let ns: string;
+  let custom: CustomObjectsApi;
 
-  before(async () => {
-    sb = await startSandbox();
-    kc = sb.kubeConfig();
-    core = kc.makeApiClient(CoreV1Api);
+  before(() => {
+    ({ sb, kc, core } = cluster);
     custom = kc.makeApiClient(CustomObjectsApi);
   });
-  after(async () => {
-    await sb?.stop();
-  });
   beforeEach(async () => {
-    ns = `kv-${++n}`;
-    await core.createNamespace({ body: { metadata: { name: ns } } });
+    ns = cluster.ns;
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvc('root', '1Mi', 'Block') });
   });
 

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/index.js';
-import { pvc, waitFor } from './helpers.js';
+import type { Sandbox } from '../../../src/sandbox/index.js';
+import { pvc, waitFor, useSandboxCluster } from './helpers.js';
 
 const SNAP = { group: 'snapshot.storage.k8s.io', version: 'v1' };
 
@@ -25,25 +25,19 @@ async function writeAt(path: string, offset: number, text: string): Promise<void
 
 describe('sandbox cluster: provisioner and snapshotter', function () {
   this.timeout(30_000);
+  const cluster = useSandboxCluster('storage');
   let sb: Sandbox;
   let kc: KubeConfig;
   let core: CoreV1Api;
-  let custom: CustomObjectsApi;
-  let n = 0;
   let ns: string;
+  let custom: CustomObjectsApi;
 
-  before(async () => {
-    sb = await startSandbox();
-    kc = sb.kubeConfig();
-    core = kc.makeApiClient(CoreV1Api);
+  before(() => {
+    ({ sb, kc, core } = cluster);
     custom = kc.makeApiClient(CustomObjectsApi);
   });
-  after(async () => {
-    await sb?.stop();
-  });
   beforeEach(async () => {
-    ns = `storage-${++n}`;
-    await core.createNamespace({ body: { metadata: { name: ns } } });
+    ns = cluster.ns;
   });
 
   async function bound(name: string) {

@@ -55,6 +55,16 @@ export async function waitFor<T>(
   }
 }
 
+/** Waits until `read` rejects: the object or file it reads is gone. */
+export function gone(what: string, read: () => Promise<unknown>): Promise<true> {
+  return waitFor(what, () =>
+    read().then(
+      () => false as const,
+      () => true as const,
+    ),
+  );
+}
+
 /** A raw request to the sandbox (for APIs client-node has no typed client for, like KubeVirt's subresources). */
 export async function request(
   kc: KubeConfig,

@@ -3,7 +3,7 @@ import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Sandbox } from '../../../src/sandbox/index.js';
-import { pvc, waitFor, useSandboxCluster } from './helpers.js';
+import { gone, pvc, waitFor, useSandboxCluster } from './helpers.js';
 
 const SNAP = { group: 'snapshot.storage.k8s.io', version: 'v1' };
 
@@ -94,20 +94,8 @@ describe('sandbox cluster: provisioner and snapshotter', function () {
 
     // Deleting the claim reclaims the volume (policy Delete) and frees its data.
     await core.deleteNamespacedPersistentVolumeClaim({ namespace: ns, name: 'disk' });
-    await waitFor('PV deleted', async () => {
-      try {
-        await core.readPersistentVolume({ name: pv.metadata!.name! });
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    await waitFor('volume data freed', async () =>
-      stat(path).then(
-        () => false,
-        () => true,
-      ),
-    );
+    await gone('PV deleted', () => core.readPersistentVolume({ name: pv.metadata!.name! }));
+    await gone('volume data freed', () => stat(path));
   });
 
   it('snapshots a volume at that instant and provisions a PVC from the snapshot', async () => {
@@ -153,33 +141,18 @@ describe('sandbox cluster: provisioner and snapshotter', function () {
       namespace: ns,
       name: 'snap-1',
     });
-    await waitFor('content deleted', async () => {
-      try {
-        await custom.getClusterCustomObject({ ...SNAP, plural: 'volumesnapshotcontents', name: contentName });
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    await waitFor('snapshot deleted', async () => {
-      try {
-        await custom.getNamespacedCustomObject({
-          ...SNAP,
-          plural: 'volumesnapshots',
-          namespace: ns,
-          name: 'snap-1',
-        });
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    await waitFor('snapshot data freed', async () =>
-      stat(snapDir).then(
-        () => false,
-        () => true,
-      ),
+    await gone('content deleted', () =>
+      custom.getClusterCustomObject({ ...SNAP, plural: 'volumesnapshotcontents', name: contentName }),
     );
+    await gone('snapshot deleted', () =>
+      custom.getNamespacedCustomObject({
+        ...SNAP,
+        plural: 'volumesnapshots',
+        namespace: ns,
+        name: 'snap-1',
+      }),
+    );
+    await gone('snapshot data freed', () => stat(snapDir));
   });
 
   it('snapshots Filesystem volumes (a VM disk image inside) and restores them', async () => {

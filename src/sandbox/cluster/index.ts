@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { PodLogOptions } from '../apiserver/server.js';
 import type { AggregatedApi } from '../extensions.js';
 import type { ClusterController, ControllerName } from './controller.js';
 import { JobController } from './jobs/job-controller.js';
@@ -53,17 +54,6 @@ export interface ClusterOptions {
   isolation?: IsolationMode;
   /** Injected clock. */
   now?: () => Date;
-}
-
-/** Options of one `pods/log` request, as the sandbox API server passes them. */
-export interface PodLogOptions {
-  container: string;
-  follow: boolean;
-  previous: boolean;
-  timestamps: boolean;
-  tailLines?: number;
-  limitBytes?: number;
-  sinceSeconds?: number;
 }
 
 /** The hooks of the sandbox API server the cluster plugs into (`ApiServer` has them). */

@@ -121,36 +121,21 @@ export function validateObject(value: unknown, old?: unknown): Omit<DocumentResu
       errors: [],
     };
   }
-  if (apiVersion !== API_VERSION) {
-    return {
-      kind,
-      name,
-      valid: false,
-      errors: [
-        withMessage({
-          type: 'NotSupported',
-          field: 'apiVersion',
-          value: apiVersion,
-          detail: `supported values: "${API_VERSION}"`,
-        }),
-      ],
-    };
-  }
-  if (!KINDS.includes(kind as Kind)) {
-    return {
-      kind,
-      name,
-      valid: false,
-      errors: [
-        withMessage({
-          type: 'NotSupported',
-          field: 'kind',
-          value: kind ?? null,
-          detail: `supported values: ${KINDS.map((k) => JSON.stringify(k)).join(', ')}`,
-        }),
-      ],
-    };
-  }
+  const notSupported = (field: string, got: unknown, supported: string[]) => ({
+    kind,
+    name,
+    valid: false,
+    errors: [
+      withMessage({
+        type: 'NotSupported',
+        field,
+        value: got,
+        detail: `supported values: ${supported.map((v) => JSON.stringify(v)).join(', ')}`,
+      }),
+    ],
+  });
+  if (apiVersion !== API_VERSION) return notSupported('apiVersion', apiVersion, [API_VERSION]);
+  if (!KINDS.includes(kind as Kind)) return notSupported('kind', kind ?? null, [...KINDS]);
   const admitted = admit(SCHEMAS[kind as Kind], value, old);
   const errors = [...validateObjectMeta(value, true), ...admitted.errors];
   // Semantic checks only add what the schema did not already report for the same field.

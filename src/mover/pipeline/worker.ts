@@ -152,12 +152,8 @@ function encode(req: EncodeRequest): void {
 let sourceBuffer = Buffer.alloc(0);
 
 function readSource(into: Buffer, file: NonNullable<DecodeSource['file']>): Buffer {
-  const fd = openSync(file.path, 'r');
-  try {
-    readFully(fd, into, 0, file.length, file.offset);
-  } finally {
-    closeSync(fd);
-  }
+  // The read descriptor cache serves packs too: a restore reads each pack many times.
+  readFully(fdFor(file.path, false), into, 0, file.length, file.offset);
   return into;
 }
 

@@ -3,8 +3,8 @@
  * which costs more CPU than sealing the data on a virtual machine, and evicts the node's cache).
  * JavaScript cannot ask for alignment; WebAssembly memory is mapped by the engine on page
  * boundaries, so one shared WebAssembly memory is carved into aligned slices. If the engine cannot
- * reserve it (a virtual-memory ulimit), ordinary buffers are returned and writes fall back to
- * buffered I/O.
+ * reserve it (a virtual-memory ulimit), an ordinary SharedArrayBuffer is used and writes fall back
+ * to buffered I/O.
  */
 
 /** Alignment O_DIRECT needs on Linux file systems: the page size covers every logical block size. */
@@ -40,15 +40,5 @@ export function alignedViews(count: number, size: number): SharedView[] {
 
 /** `count` buffers of `size` bytes each, page-aligned when the engine allows it. */
 export function alignedBuffers(count: number, size: number): Buffer[] {
-  const stride = Math.ceil(size / DIRECT_ALIGN) * DIRECT_ALIGN;
-  const pages = Math.ceil((stride * count) / WASM_PAGE);
-  let arena: SharedArrayBuffer | undefined;
-  try {
-    arena = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
-  } catch {
-    arena = undefined;
-  }
-  return Array.from({ length: count }, (_, i) =>
-    arena ? Buffer.from(arena, i * stride, size) : Buffer.allocUnsafeSlow(size),
-  );
+  return alignedViews(count, size).map((v) => Buffer.from(v.buffer, v.offset, v.length));
 }

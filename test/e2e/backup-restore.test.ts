@@ -316,8 +316,11 @@ describe('e2e: backups and restores through the controller', function () {
       /^volume root \(PVC vm3-root\): upload failed, mover exited 3 \(wrong repository key\): the repository key does not open/,
     );
     expect(b.status?.conditions?.find((x) => x.type === 'Failed')?.reason).to.equal('WrongKey');
-    const o = await c.get(Kinds.OneOffBackup, ns, 'req');
-    expect(o.status?.phase).to.equal('Failed');
+    // The OneOffBackup summarises its Backups on its own reconcile, so it may lag the Backup briefly.
+    const o = await waitFor('OneOffBackup req to fail', async () => {
+      const x = await c.get(Kinds.OneOffBackup, ns, 'req');
+      return x.status?.phase === 'Failed' ? x : undefined;
+    });
     expect(o.status?.message).to.contain('mover exited 3');
     await noLeftovers(cluster, ns);
   });

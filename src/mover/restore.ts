@@ -57,15 +57,11 @@ export interface RestoreSummary {
 /** Pages per planning window: the unit the restore plans reads for (bounded memory). */
 const WINDOW_PAGES = 4;
 /** Largest range read from a pack at once, and the largest gap between blobs read through. */
-const MAX_RANGE = 8 << 20;
+const MAX_RANGE = 4 << 20;
 const MAX_GAP = 256 << 10;
 const CHUNK_BYTES = 4 << 20;
-/**
- * Raw (decoded) bytes of one group of blocks at most: the size of a slot's output buffer. 8 MiB
- * groups restored the bench's 2 GiB image 5-8% faster than 4 MiB ones (fewer, larger reads and direct
- * writes) for ~45 MiB more peak memory; 16 MiB was no faster again and passed the 256 MiB budget.
- */
-const MAX_RANGE_RAW = 8 << 20;
+/** Raw (decoded) bytes of one group of blocks at most: the size of a slot's output buffer. */
+const MAX_RANGE_RAW = 4 << 20;
 
 /** A block of the volume to restore from its blob. */
 interface Planned {

@@ -77,7 +77,6 @@ import {
 import {
   ACTIVE_BACKUP_PHASES,
   combinedProgress,
-  isFinal,
   latestAvailable,
   manifestsOf,
   parentManifests,
@@ -318,7 +317,6 @@ class BackupRun {
   }
 
   async pending(): Promise<ReconcileResult | void> {
-    const now = this.ctx.clock.now();
     const { problem } = await this.repository();
     if (problem && !problem.wait) return this.fail(problem.reason, problem.message);
     if (problem) return this.waitPending(problem.reason, problem.message);
@@ -334,7 +332,7 @@ class BackupRun {
     const unbound = resolved.volumes.filter((v) => v.pvc?.status?.phase !== 'Bound');
     if (unbound.length) {
       const msg = `PVC ${unbound.map((u) => u.vol.claimName).join(', ')} not Bound`;
-      if (now.getTime() - creationMs(this.backup) > this.settings.pvcBindGraceMs)
+      if (this.ctx.clock.now().getTime() - creationMs(this.backup) > this.settings.pvcBindGraceMs)
         return this.fail(
           Reason.PVCNotBound,
           `${msg}: check its StorageClass and provisioner, then retry the backup`,
@@ -350,6 +348,8 @@ class BackupRun {
         Reason.ServerBusy,
         `waiting for ${lock.holder} to finish: one backup or restore per server at a time`,
       );
+    // The backup starts once it holds the server, after whatever held it before has ended.
+    const now = this.ctx.clock.now();
 
     const volumes: VolumeBackupStatus[] = resolved.volumes.map(({ vol, pvc }) => {
       const capacity = pvc?.status?.capacity?.storage ?? pvc?.spec?.resources?.requests?.storage;
@@ -920,7 +920,7 @@ export async function holderActive(client: KubeClient, namespace: string, holder
   const [kind, name] = holder.split('/', 2);
   if (kind === 'Backup') {
     const b = await client.tryGet(BackupKind, namespace, name);
-    return Boolean(b && ACTIVE_BACKUP_PHASES.includes(b.status?.phase ?? '') && !isFinal(b.status?.phase));
+    return Boolean(b && ACTIVE_BACKUP_PHASES.includes(b.status?.phase ?? BackupPhase.Pending));
   }
   if (kind === 'Restore') {
     const r = await client.tryGet(RestoreKind, namespace, name);

@@ -139,8 +139,16 @@ export function uploadOutcome(
   return { state: 'failed', reason, message: failures.join('; '), volumes };
 }
 
-/** Phases in which a Backup holds its server (snapshots or upload under way). */
-export const ACTIVE_BACKUP_PHASES: readonly string[] = [BackupPhase.Snapshotting, BackupPhase.Uploading];
+/**
+ * Phases in which a Backup may hold its server's lock: snapshots or upload under way, or Pending just
+ * after it took the lock and before it wrote Snapshotting (a holder must not look idle then, or a
+ * second backup of the server would take the lock from it).
+ */
+export const ACTIVE_BACKUP_PHASES: readonly string[] = [
+  BackupPhase.Pending,
+  BackupPhase.Snapshotting,
+  BackupPhase.Uploading,
+];
 
 /** Whether `phase` is final for the backup flow (Available, Failed; Restoring is Available in use). */
 export function isFinal(phase: string | undefined): boolean {

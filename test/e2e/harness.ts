@@ -245,6 +245,13 @@ export async function createVM(
       },
     },
   });
+  // A backup of a VM that is still starting is crash-consistent (no guest to freeze): tests that
+  // expect a running guest need it up first.
+  if (opts.running !== false)
+    await waitFor(`VirtualMachine ${name} Running`, async () => {
+      const vm = await client.get(Kinds.VirtualMachine, ns, name);
+      return vm.status?.printableStatus === 'Running';
+    });
   return claims;
 }
 

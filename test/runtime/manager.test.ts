@@ -21,7 +21,9 @@ import {
   type Widget,
 } from './helpers.js';
 
-const fastLease = { leaseDurationMs: 800, renewDeadlineMs: 500, retryPeriodMs: 100 };
+// Released leases change hands at the next retry; the duration only matters if a leader stalls,
+// so it is long enough that a loaded CI machine never hands leadership over by accident.
+const fastLease = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 100 };
 
 interface Call {
   manager: string;

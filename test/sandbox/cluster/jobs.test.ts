@@ -155,7 +155,8 @@ describe('sandbox cluster: Job controller and kubelet', function () {
   it('kills a Job that outlives activeDeadlineSeconds (DeadlineExceeded) and its process', async () => {
     await batch.createNamespacedJob({
       namespace: ns,
-      body: shJob('slow', 'echo started; sleep 30', { deadline: 1, backoffLimit: 3 }),
+      // 3 s: long enough that a loaded machine still sees the pod Running before the deadline.
+      body: shJob('slow', 'echo started; sleep 30', { deadline: 3, backoffLimit: 3 }),
     });
     const pod = await waitFor('pod running', async () =>
       (await podsOf('slow')).find((p) => p.status?.phase === 'Running'),

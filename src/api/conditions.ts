@@ -94,6 +94,7 @@ export const Reason = {
   RestoreFailed: 'RestoreFailed',
   CorruptData: 'CorruptData',
   TargetTooSmall: 'TargetTooSmall',
+  TargetUnwritable: 'TargetUnwritable',
   StorageFailure: 'StorageFailure',
 } as const;
 /** One of the reasons above. */

@@ -12,7 +12,7 @@ export const ExitCode = {
   WrongKey: 3,
   NotFound: 4,
   Corrupt: 5,
-  /** The restore target is smaller than the volume, or the backup source cannot be read. */
+  /** The restore target is smaller than the volume or not writable, or the backup source cannot be read. */
   BadVolume: 6,
   /** The storage failed (after retries), e.g. the disk is full or S3 keeps answering 500. */
   Storage: 7,
@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'NotFound'
   | 'Corrupt'
   | 'TargetTooSmall'
+  | 'TargetUnwritable'
   | 'SourceUnreadable'
   | 'Storage';
 
@@ -36,6 +37,7 @@ const exitCodes: Record<ErrorCode, number> = {
   NotFound: ExitCode.NotFound,
   Corrupt: ExitCode.Corrupt,
   TargetTooSmall: ExitCode.BadVolume,
+  TargetUnwritable: ExitCode.BadVolume,
   SourceUnreadable: ExitCode.BadVolume,
   Storage: ExitCode.Storage,
 };

@@ -14,7 +14,7 @@ import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
 import type { BlobLocation, Manifest, Repository } from './repository/repository.js';
 import { TargetWriter, type Write } from './target-writer.js';
-import { statVolume, type VolumeInfo } from './volume.js';
+import { permissionHint, statVolume, type VolumeInfo } from './volume.js';
 
 /** Options of {@link restore}. */
 export interface RestoreOptions {
@@ -87,6 +87,15 @@ export async function restore(repo: Repository, options: RestoreOptions): Promis
       'TargetTooSmall',
       `target ${target} holds ${existing.size} bytes but manifest ${manifest.id} needs ${size}: use a target of at least ${size} bytes`,
     );
+  }
+  if (existing) {
+    // Before the lock and the index: a target the mover may not write fails at once, naming the fix.
+    await fsp.access(target, fsp.constants.W_OK).catch((err: unknown) => {
+      throw new MoverError(
+        'TargetUnwritable',
+        `cannot write target ${target}: ${(err as Error).message}${permissionHint(err)}`,
+      );
+    });
   }
   if (options.onlyChanged && !existing) {
     throw new MoverError('NotFound', `--only-changed needs an existing target, and ${target} does not exist`);

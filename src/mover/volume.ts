@@ -37,6 +37,22 @@ export async function statVolume(path: string): Promise<VolumeInfo | undefined> 
   throw new MoverError('SourceUnreadable', `${path} is neither a block device nor a regular file`);
 }
 
+/**
+ * What to do when a volume cannot be opened for lack of permission: the mover runs as a non-root user,
+ * and the kubelet never hands a raw block device to the pod's user.
+ */
+export function permissionHint(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'EACCES' && code !== 'EPERM') return '';
+  const uid = process.getuid?.();
+  const groups = process.getgroups?.() ?? [];
+  return (
+    ` (running as uid ${uid ?? '?'}, groups ${groups.join(',') || 'none'}: the volume's owner, group or mode must let` +
+    " this user in; for a Kubernetes Block volume set the controller's CSBS_BLOCK_DEVICE_GROUP to the" +
+    " device's group, or enable device_ownership_from_security_context in the container runtime)"
+  );
+}
+
 /** Checks a backup source exists and is readable; returns its size. */
 export async function openSource(path: string): Promise<VolumeInfo> {
   let info: VolumeInfo | undefined;
@@ -47,7 +63,10 @@ export async function openSource(path: string): Promise<VolumeInfo> {
     await fh.close();
   } catch (err) {
     if (err instanceof MoverError) throw err;
-    throw new MoverError('SourceUnreadable', `cannot read source ${path}: ${(err as Error).message}`);
+    throw new MoverError(
+      'SourceUnreadable',
+      `cannot read source ${path}: ${(err as Error).message}${permissionHint(err)}`,
+    );
   }
   return info;
 }

@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { KEY, makeVolume, mover, ok, pseudoRandom, sha256, tempDir, writeAt } from './helpers.js';
 
@@ -207,6 +215,37 @@ describe('csbs mover (CLI, directory repository)', function () {
     expect(dir.code).to.equal(6);
   });
 
+  it('as a non-root user, a volume it may not open exits 6 and says how to grant access', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // needs root to hand files to another user
+    const nobody = { uid: 65532, gid: 65532 };
+    const full = await ok(['backup', '--repo', repo, '--source', vol]);
+    // The user owns the repository (as in a mover Job) but not the volumes, which stay root's, 0600.
+    for (const p of [t.dir, repo]) chmodSync(p, 0o755);
+    chownTree(repo, nobody.uid, nobody.gid);
+    chmodSync(vol, 0o600);
+    const target = path.join(t.dir, 'target.img');
+    writeFileSync(target, Buffer.alloc(statSync(vol).size, 9));
+    chmodSync(target, 0o600);
+    const hint =
+      /running as uid 65532, groups .*CSBS_BLOCK_DEVICE_GROUP.*device_ownership_from_security_context/;
+    const b = await mover(['backup', '--repo', repo, '--source', vol], {}, undefined, nobody);
+    expect(b.code, b.stderr).to.equal(6);
+    expect(b.last.error).to.include({ code: 'SourceUnreadable' });
+    expect((b.last.error as { message: string }).message)
+      .to.match(hint)
+      .and.include('permission denied');
+    const r = await mover(
+      ['restore', '--repo', repo, '--manifest', full.manifest as string, '--target', target],
+      {},
+      undefined,
+      nobody,
+    );
+    expect(r.code, r.stderr).to.equal(6);
+    expect(r.last.error).to.include({ code: 'TargetUnwritable' });
+    expect((r.last.error as { message: string }).message).to.match(hint);
+    expect(readFileSync(target).equals(Buffer.alloc(statSync(vol).size, 9))).to.equal(true, 'untouched');
+  });
+
   it('usage errors exit 2', async () => {
     const r = await mover(['backup', '--repo', repo]);
     expect(r.code).to.equal(2);
@@ -218,3 +257,13 @@ describe('csbs mover (CLI, directory repository)', function () {
     expect(missing.code).to.equal(4);
   });
 });
+
+/** `chown -R`. */
+function chownTree(dir: string, uid: number, gid: number): void {
+  chownSync(dir, uid, gid);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) chownTree(p, uid, gid);
+    else chownSync(p, uid, gid);
+  }
+}

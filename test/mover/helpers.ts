@@ -85,11 +85,13 @@ export function mover(
   args: string[],
   env: Record<string, string | undefined> = {},
   onChild?: (c: ChildProcess) => void,
+  user?: { uid: number; gid: number },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CSBS, 'mover', ...args], {
       env: { ...process.env, CSBS_REPOSITORY_KEY: KEY, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...user,
     });
     let stdout = '';
     let stderr = '';

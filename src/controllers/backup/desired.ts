@@ -13,7 +13,6 @@ import {
   TERMINATION_MESSAGE_PATH,
   moverContainer,
   moverJob,
-  needsRoot,
   repositoryArgs,
   repositoryVolumes,
 } from '../shared/mover.js';
@@ -196,10 +195,7 @@ export function uploadJob(args: {
     ...(args.parentBackup ? { annotations: { [ANNOTATION_PARENT]: args.parentBackup } } : {}),
     containers,
     volumes: podVolumes,
-    needsRoot: needsRoot(
-      repo,
-      args.volumes.some((v) => v.block),
-    ),
+    blockDevices: args.volumes.some((v) => v.block),
     settings,
   });
 }
@@ -225,7 +221,7 @@ export function deleteJob(args: {
     labels: backupChildLabels(backup.name),
     containers: [moverContainer('delete', command, repo, settings)],
     volumes: repositoryVolumes(repo),
-    needsRoot: needsRoot(repo, false),
+    blockDevices: false,
     settings,
   });
 }

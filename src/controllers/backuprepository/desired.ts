@@ -15,7 +15,6 @@ import {
   type RepositoryAccess,
   moverContainer,
   moverJob,
-  needsRoot,
   repositoryArgs,
   repositoryVolumes,
 } from '../shared/mover.js';
@@ -73,7 +72,7 @@ export function checkJob(repo: BackupRepository, access: RepositoryAccess, setti
     labels: repositoryJobLabels(name),
     containers: [init],
     volumes: repositoryVolumes(access),
-    needsRoot: needsRoot(access, false),
+    blockDevices: false,
     settings: { ...settings, backoffLimit: Math.min(settings.backoffLimit, 1), activeDeadlineSeconds: 600 },
   });
 }
@@ -99,7 +98,7 @@ export function gcJob(
     labels: repositoryJobLabels(name),
     containers: [gc],
     volumes: repositoryVolumes(access),
-    needsRoot: needsRoot(access, false),
+    blockDevices: false,
     settings,
   });
 }

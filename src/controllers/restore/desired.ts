@@ -20,7 +20,6 @@ import {
   TERMINATION_MESSAGE_PATH,
   moverContainer,
   moverJob,
-  needsRoot,
   repositoryArgs,
   repositoryVolumes,
 } from '../shared/mover.js';
@@ -160,10 +159,7 @@ export function restoreJob(args: {
     labels: restoreChildLabels(args.restore.name),
     containers,
     volumes: podVolumes,
-    needsRoot: needsRoot(
-      repo,
-      args.volumes.some((v) => v.block),
-    ),
+    blockDevices: args.volumes.some((v) => v.block),
     settings,
   });
 }

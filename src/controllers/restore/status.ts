@@ -42,7 +42,8 @@ export function restoreOutcome(job: V1Job, pods: V1Pod[]): RestoreOutcome {
     } else if (o?.state === 'failed') {
       const msg = `volume ${name} (PVC ${pvc}): restore failed, mover exited ${o.exitCode} (${exitMeaning(o.exitCode)}): ${o.error.message}`;
       failures.push(msg);
-      if (reason === Reason.RestoreFailed) reason = restoreReason(o.exitCode);
+      if (reason === Reason.RestoreFailed)
+        reason = o.error.code === 'TargetUnwritable' ? Reason.TargetUnwritable : restoreReason(o.exitCode);
       volumes.push({ name, pvc, message: msg.slice(0, 1024) });
     } else {
       volumes.push({ name, pvc, message: 'restore did not finish' });

@@ -100,7 +100,7 @@ const EXIT_MEANING: Record<number, string> = {
   3: 'wrong repository key',
   4: 'not found (repository, manifest or parent)',
   5: 'corrupt data found',
-  6: 'target too small or source unreadable',
+  6: 'target too small or not writable, or source unreadable',
   7: 'storage failure after retries',
   137: 'killed (SIGKILL, e.g. out of memory)',
   143: 'terminated (SIGTERM)',

@@ -39,6 +39,11 @@ export interface JobSettings {
   backoffLimit: number;
   /** Hard limit on a Job's run time; the Job fails with DeadlineExceeded after it. */
   activeDeadlineSeconds: number;
+  /**
+   * Group that owns raw block devices in pods (CSI device nodes are usually root:disk 0660); Jobs
+   * that open a Block volume join it. Default 6, `disk`.
+   */
+  blockDeviceGroup: number;
 }
 
 /** Defaults for {@link JobSettings}: `csbs-mover` account, two retries, six hours. */
@@ -48,6 +53,7 @@ export function defaultJobSettings(version: string): JobSettings {
     serviceAccountName: 'csbs-mover',
     backoffLimit: 2,
     activeDeadlineSeconds: 6 * 3600,
+    blockDeviceGroup: DISK_GROUP,
   };
 }
 
@@ -58,6 +64,8 @@ export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 const REPOSITORY_VOLUME = 'repository';
 /** UID/GID of the non-root user in our image. */
 export const NONROOT_ID = 65532;
+/** GID of `disk`, the usual group of block device nodes. */
+export const DISK_GROUP = 6;
 
 /** `--repo ...` arguments for a mover command. */
 export function repositoryArgs(repo: RepositoryAccess): string[] {
@@ -103,24 +111,21 @@ export function repositoryMounts(repo: RepositoryAccess): V1VolumeMount[] {
 }
 
 /**
- * Whether a mover pod must run as UID 0: to open raw block devices (root-owned on most CSI drivers),
- * and for every Job of a filesystem repository, whose files must keep one owner because backups of
- * block volumes write them as root (a non-root Job could not read them). Root here still has no
- * capabilities, so it reaches only what root owns. Filesystem volumes with an S3 repository run as
- * non-root.
+ * Pod security of every mover Job: the image's non-root UID, no capabilities, the runtime's seccomp
+ * profile. The repository's files all belong to that UID; fsGroup (applied only when the volume's
+ * root does not match, so a large repository is not walked on every mount) also opens repositories
+ * written by Jobs of other UIDs. The kubelet never changes the owner of a raw block device, so a Job
+ * that opens Block volumes also joins `blockDeviceGroup` (runtimes configured with
+ * `device_ownership_from_security_context` give the device to the pod's UID instead).
  */
-export function needsRoot(repo: RepositoryAccess, blockVolumes: boolean): boolean {
-  return blockVolumes || Boolean(repo.filesystem);
-}
-
-/** Pod security for {@link needsRoot}: UID 0 without capabilities, else non-root with an fsGroup. */
-export function podSecurity(needsRoot: boolean): V1PodSecurityContext {
-  if (needsRoot) return { runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } };
+export function podSecurity(blockDeviceGroup?: number): V1PodSecurityContext {
   return {
     runAsNonRoot: true,
     runAsUser: NONROOT_ID,
     runAsGroup: NONROOT_ID,
     fsGroup: NONROOT_ID,
+    fsGroupChangePolicy: 'OnRootMismatch',
+    ...(blockDeviceGroup !== undefined ? { supplementalGroups: [blockDeviceGroup] } : {}),
     seccompProfile: { type: 'RuntimeDefault' },
   };
 }
@@ -164,7 +169,8 @@ export function moverJob(args: {
   annotations?: Record<string, string>;
   containers: V1Container[];
   volumes: V1Volume[];
-  needsRoot: boolean;
+  /** Whether the containers open raw block devices (Block volumes). */
+  blockDevices: boolean;
   settings: JobSettings;
 }): V1Job {
   const labels = { ...args.labels, [LABEL_MANAGED_BY]: MANAGED_BY };
@@ -190,7 +196,7 @@ export function moverJob(args: {
           restartPolicy: 'Never',
           serviceAccountName: args.settings.serviceAccountName,
           automountServiceAccountToken: false,
-          securityContext: podSecurity(args.needsRoot),
+          securityContext: podSecurity(args.blockDevices ? args.settings.blockDeviceGroup : undefined),
           containers: args.containers,
           volumes: args.volumes,
         },

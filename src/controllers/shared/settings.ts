@@ -25,6 +25,14 @@ export function defaultSettings(version: string, env: NodeJS.ProcessEnv = proces
   const jobs = defaultJobSettings(version);
   if (env.CSBS_MOVER_IMAGE) jobs.image = env.CSBS_MOVER_IMAGE;
   if (env.CSBS_MOVER_SERVICE_ACCOUNT) jobs.serviceAccountName = env.CSBS_MOVER_SERVICE_ACCOUNT;
+  if (env.CSBS_BLOCK_DEVICE_GROUP !== undefined) {
+    const gid = Number(env.CSBS_BLOCK_DEVICE_GROUP);
+    if (!/^\d+$/.test(env.CSBS_BLOCK_DEVICE_GROUP) || gid > 2 ** 31 - 1)
+      throw new Error(
+        `CSBS_BLOCK_DEVICE_GROUP=${JSON.stringify(env.CSBS_BLOCK_DEVICE_GROUP)} is not a group id: set it to the numeric GID that owns block devices on the nodes (usually 6, disk)`,
+      );
+    jobs.blockDeviceGroup = gid;
+  }
   return {
     jobs,
     pollMs: 2000,

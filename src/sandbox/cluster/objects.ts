@@ -75,6 +75,7 @@ export interface SecurityContext {
 
 export interface PodSecurityContext extends SecurityContext {
   fsGroup?: number;
+  fsGroupChangePolicy?: 'Always' | 'OnRootMismatch';
   supplementalGroups?: number[];
 }
 

@@ -125,7 +125,12 @@ describe('controllers/backup/desired', () => {
           readOnly: true,
         });
       }
-      expect(job.spec?.template.spec?.securityContext?.runAsUser).to.equal(0);
+      // Non-root; the device group only where a source is a raw block device.
+      const security = job.spec?.template.spec?.securityContext;
+      expect(security).to.include({ runAsNonRoot: true, runAsUser: 65532 });
+      expect(security?.supplementalGroups).to.deep.equal(
+        c.volumes.some((v) => v.block) ? [settings.blockDeviceGroup] : undefined,
+      );
       const vols = job.spec?.template.spec?.volumes ?? [];
       expect(vols[0]).to.deep.equal({ name: 'repository', persistentVolumeClaim: { claimName: 'repo-pvc' } });
       expect(vols.slice(1).map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(
@@ -137,7 +142,7 @@ describe('controllers/backup/desired', () => {
     });
   }
 
-  it('delete Job lists every manifest; non-root for S3, one owner (UID 0) for a filesystem repository', () => {
+  it('delete Job lists every manifest and runs non-root, for a filesystem and an S3 repository', () => {
     const job = deleteJob({ backup: bk, manifests: ['m1', 'm2'], repo, settings });
     expect(job.metadata?.name).to.equal('manualbk-1a2b-delete');
     const cmd = job.spec?.template.spec?.containers[0].command ?? [];
@@ -152,8 +157,8 @@ describe('controllers/backup/desired', () => {
       '--manifest',
       'm2',
     ]);
-    // Backups of block volumes write a filesystem repository as root: every Job on it must match.
-    expect(job.spec?.template.spec?.securityContext?.runAsUser).to.equal(0);
+    expect(job.spec?.template.spec?.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(job.spec?.template.spec?.securityContext?.supplementalGroups).to.equal(undefined);
     const s3 = deleteJob({
       backup: bk,
       manifests: ['m1'],

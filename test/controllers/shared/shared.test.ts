@@ -21,6 +21,7 @@ import { selectorString } from '../../../src/controllers/shared/selector.js';
 import { repositoryAccess, repositoryReadiness } from '../../../src/controllers/shared/repository.js';
 import { serverLockName } from '../../../src/controllers/shared/serverlock.js';
 import { jobState, podsOfJob } from '../../../src/controllers/shared/jobs.js';
+import { defaultSettings } from '../../../src/controllers/shared/settings.js';
 import { aJob, aPod, aRepository } from '../builders.js';
 
 describe('controllers/shared', () => {
@@ -115,7 +116,7 @@ describe('controllers/shared', () => {
         labels: { a: 'b' },
         containers: [],
         volumes: [],
-        needsRoot: false,
+        blockDevices: false,
         settings,
       });
       expect(settings.image).to.equal('ghcr.io/csbs-dev/csbs-operator:1.2.3');
@@ -130,9 +131,25 @@ describe('controllers/shared', () => {
       expect(pod?.securityContext?.runAsNonRoot).to.equal(true);
       expect(job.spec?.template.metadata?.labels?.a).to.equal('b');
     });
-    it('runs as root only for raw block devices', () => {
-      expect(podSecurity(true).runAsUser).to.equal(0);
-      expect(podSecurity(false)).to.include({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 });
+    it('always run as the non-root user; Jobs on raw block devices also join the device group', () => {
+      const plain = podSecurity();
+      expect(plain).to.include({
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        fsGroup: 65532,
+        fsGroupChangePolicy: 'OnRootMismatch',
+      });
+      expect(plain.supplementalGroups).to.equal(undefined);
+      expect(podSecurity(6)).to.deep.equal({ ...plain, supplementalGroups: [6] });
+      expect(defaultJobSettings('1').blockDeviceGroup).to.equal(6);
+    });
+    it('take the device group from CSBS_BLOCK_DEVICE_GROUP, rejecting anything but a GID', () => {
+      expect(defaultSettings('1', { CSBS_BLOCK_DEVICE_GROUP: '993' }).jobs.blockDeviceGroup).to.equal(993);
+      for (const bad of ['disk', '-1', '6.5', ''])
+        expect(() => defaultSettings('1', { CSBS_BLOCK_DEVICE_GROUP: bad })).to.throw(
+          /CSBS_BLOCK_DEVICE_GROUP=.* is not a group id: set it to the numeric GID/,
+        );
     });
   });
 

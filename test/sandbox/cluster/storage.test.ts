@@ -88,6 +88,9 @@ describe('sandbox cluster: provisioner and snapshotter', function () {
     expect(st.isFile()).to.equal(true);
     expect(st.size).to.equal(4 * 2 ** 20);
     expect(st.blocks).to.equal(0);
+    // Owned like a CSI device node: root:disk 0660 (given away only when the sandbox runs as root).
+    expect(st.mode & 0o777).to.equal(0o660);
+    if (process.getuid?.() === 0) expect([st.uid, st.gid]).to.deep.equal([0, 6]);
 
     await bound('files');
     expect((await stat(await sb.cluster!.volumePath(ns, 'files'))).isDirectory()).to.equal(true);
@@ -127,7 +130,9 @@ describe('sandbox cluster: provisioner and snapshotter', function () {
       }),
     });
     await bound('restored');
-    const restored = await readFile(await sb.cluster!.volumePath(ns, 'restored'));
+    const restoredPath = await sb.cluster!.volumePath(ns, 'restored');
+    expect((await stat(restoredPath)).mode & 0o777).to.equal(0o660);
+    const restored = await readFile(restoredPath);
     expect(restored.length).to.equal(3 * 2 ** 20);
     expect(restored.subarray(65536, 65536 + 15).toString()).to.equal('before-snapshot');
     expect((await readFile(disk)).subarray(65536, 65536 + 15).toString()).to.equal('AFTER--SNAPSHOT');

@@ -196,7 +196,9 @@ export class Kubelet extends ClusterController {
         const pv = await this.kube.get<PersistentVolume>(RES.pvs, '', pvc.spec.volumeName);
         const mode = pv?.spec.volumeMode ?? pvc.spec.volumeMode ?? 'Filesystem';
         const hostPath = this.store.volumePath(pvc.spec.volumeName, mode);
-        if (fsGroup !== undefined) await applyFsGroup(hostPath, fsGroup);
+        // Like the real kubelet: fsGroup changes filesystems, never the owner of a raw block device.
+        if (fsGroup !== undefined && mode !== 'Block')
+          await applyFsGroup(hostPath, fsGroup, pod.spec.securityContext?.fsGroupChangePolicy);
         out.set(v.name, {
           hostPath,
           kind: mode === 'Block' ? 'file' : 'dir',
@@ -567,11 +569,12 @@ async function writeProjected(
 }
 
 /**
- * fsGroup as the kubelet applies it at every mount (fsGroupChangePolicy Always): the whole volume gets the
- * group, files group-readable and writable, directories also group-searchable and setgid, so files that
- * another pod (say, one running as root) created stay usable by the next pod's user.
+ * fsGroup as the kubelet applies it at a mount: the whole volume gets the group, files group-readable
+ * and writable, directories also group-searchable and setgid, so files that another pod (say, one
+ * running as root) created stay usable by the next pod's user. With fsGroupChangePolicy
+ * OnRootMismatch the walk is skipped when the volume's root already has that group and those bits.
  */
-async function applyFsGroup(path: string, gid: number): Promise<void> {
+async function applyFsGroup(path: string, gid: number, policy?: string): Promise<void> {
   const fix = async (p: string): Promise<boolean> => {
     const st = await lstat(p);
     if (st.isSymbolicLink()) return false;
@@ -580,6 +583,11 @@ async function applyFsGroup(path: string, gid: number): Promise<void> {
     if (mode !== (st.mode & 0o7777)) await chmod(p, mode);
     return st.isDirectory();
   };
+  if (policy === 'OnRootMismatch') {
+    const root = await lstat(path);
+    const want = root.isDirectory() ? 0o2070 : 0o060;
+    if (root.gid === gid && (root.mode & want) === want) return;
+  }
   const dirs = (await fix(path)) ? [path] : [];
   while (dirs.length > 0) {
     const dir = dirs.pop()!;

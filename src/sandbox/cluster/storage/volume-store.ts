@@ -2,7 +2,7 @@
  * The sandbox's storage backend: each PersistentVolume is a sparse file (`volumeMode: Block`) or a
  * directory (`Filesystem`) on the host, and each snapshot a sparse copy of one, under the state directory.
  */
-import { mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copySparseFile, copyTree, type CopyMethod } from './sparse-copy.js';
 
@@ -61,6 +61,7 @@ export class VolumeStore {
     } finally {
       await fh.close();
     }
+    await ownAsDevice(path);
     return path;
   }
 
@@ -88,6 +89,7 @@ export class VolumeStore {
     if (mode === 'Block') {
       await copySparseFile(src, path, this.copyMethods);
       if (sizeBytes > info.restoreSize) await truncate(path, sizeBytes);
+      await ownAsDevice(path);
     } else {
       await copyTree(src, path);
     }
@@ -137,4 +139,17 @@ export class VolumeStore {
   async deleteSnapshot(contentName: string): Promise<void> {
     await rm(this.snapshotDir(contentName), { recursive: true, force: true });
   }
+}
+
+/** GID of `disk`, the group of block device nodes on most Linux nodes. */
+const DISK_GROUP = 6;
+
+/**
+ * A Block volume's image gets the owner and mode a CSI driver's device node usually has, root:disk
+ * 0660, so pods reach it as they would on a node: as root, or as a member of the disk group. (Only
+ * root can give a file away; an unprivileged sandbox keeps its own files.)
+ */
+async function ownAsDevice(path: string): Promise<void> {
+  if (process.getuid?.() === 0) await chown(path, 0, DISK_GROUP);
+  await chmod(path, 0o660);
 }

@@ -76,6 +76,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   private watchStartedMs = 0;
   private restarts = 0;
 
+  /** The label selector this informer lists and watches with (undefined: every object). */
+  get labelSelector(): string | undefined {
+    return this.opts.labelSelector;
+  }
+
   constructor(private readonly opts: InformerOptions) {
     this.kind = opts.kind as ResourceKind<T>;
     this.clock = opts.clock ?? systemClock;

@@ -161,7 +161,7 @@ export class Manager {
       this.runners.push(runner);
       this.route(r.for, runner, (obj) => [keyOf(obj)]);
       for (const owned of r.owns ?? []) this.route(owned, runner, mapByOwner(r.for));
-      for (const w of r.watches ?? []) this.route(w.kind, runner, w.map);
+      for (const w of r.watches ?? []) this.route(w.kind, runner, w.map, w.selector);
     }
     if (this.cache.informerFor(Kinds.Backup)) this.metrics.setBackupCounter(() => this.countBackups());
     await this.startServers();
@@ -209,13 +209,25 @@ export class Manager {
     this.log.info('manager stopped');
   }
 
-  private route(kind: ResourceKind, runner: ControllerRunner, map: KeyMapper | undefined): void {
+  private route(
+    kind: ResourceKind,
+    runner: ControllerRunner,
+    map: KeyMapper | undefined,
+    selector?: string,
+  ): void {
     const id = kindId(kind);
-    if (!this.cache.informerFor(kind)) {
+    const existing = this.cache.informerFor(kind);
+    if (existing && existing.labelSelector !== selector) {
+      throw new Error(
+        `${id} is cached with label selector ${JSON.stringify(existing.labelSelector ?? '')} and ${JSON.stringify(selector ?? '')}: every watch of a kind must use the same selector`,
+      );
+    }
+    if (!existing) {
       const informer = new Informer({
         client: this.client,
         kind,
         namespace: kind.namespaced ? this.opts.namespace : undefined,
+        ...(selector !== undefined ? { labelSelector: selector } : {}),
         clock: this.clock,
         logger: this.log,
         backoff: this.opts.informerBackoff,

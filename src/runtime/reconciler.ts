@@ -80,6 +80,11 @@ export type KeyMapper = (obj: KubernetesObject, cache: CacheReader) => ObjectKey
 export interface WatchSpec {
   kind: ResourceKind;
   map?: KeyMapper;
+  /**
+   * Label selector the kind's informer lists and watches with: only those objects are cached (say,
+   * the Pods of our own Jobs rather than every Pod in the cluster). Every watch of a kind must agree.
+   */
+  selector?: string;
 }
 
 /** A controller as the Manager runs it. */

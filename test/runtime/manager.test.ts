@@ -260,4 +260,40 @@ describe('runtime/manager against the sandbox', function () {
     const metrics = await get(`${m.metricsUrl()}/metrics`);
     expect(metrics.body).to.match(/csbs_reconcile_errors_total\{controller="flaky"\} 2/);
   });
+
+  it('caches only the labelled objects of a kind watched with a selector; selectors of a kind must agree', async () => {
+    const c = client();
+    const ns = await namespace(c, 'sel');
+    const cm = (name: string, labels: Record<string, string>) =>
+      c.create(Kinds.ConfigMap, { metadata: { name, namespace: ns, labels } });
+    await cm('ours', { 'csbs.dev/backup': 'w', mine: 'yes' });
+    await cm('foreign', { 'csbs.dev/backup': 'w' });
+    const reconciler = (selector?: string): Reconciler => ({
+      name: `sel-${selector ?? 'all'}`,
+      for: WidgetKind,
+      watches: [{ ...watch(Kinds.ConfigMap, mapByLabel('csbs.dev/backup')), selector }],
+      async reconcile() {},
+    });
+    const m = manager({ namespace: ns, leaderElection: { enabled: false } }, reconciler('mine=yes'));
+    await m.start();
+    await m.waitForCacheSync();
+    await cm('later', { 'csbs.dev/backup': 'w', mine: 'yes' });
+    await eventually(
+      () => m.cache.list(Kinds.ConfigMap, { namespace: ns }).length === 2,
+      5000,
+      'later cached',
+    );
+    expect(m.cache.list(Kinds.ConfigMap, { namespace: ns }).map((o) => o.metadata?.name)).to.have.members([
+      'ours',
+      'later',
+    ]);
+
+    const clash = manager({ namespace: ns, leaderElection: { enabled: false } }, reconciler('mine=yes'));
+    clash.add(reconciler());
+    let error: Error | undefined;
+    await clash.start().catch((err: Error) => (error = err));
+    expect(error?.message).to.match(
+      /ConfigMap is cached with label selector "mine=yes" and "": every watch of a kind/,
+    );
+  });
 });

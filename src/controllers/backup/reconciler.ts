@@ -6,7 +6,7 @@
  * Children carry `csbs.dev/backup=<name>` and deterministic names, so a restarted controller finds the
  * snapshots and Jobs of its predecessor and follows them to the end instead of starting over.
  */
-import type { V1Job, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Job, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import {
   BackupPhase,
   ConditionType,
@@ -37,7 +37,7 @@ import { formatTime, getCondition, setConditions, type ConditionInput } from '..
 import { deepEqual } from '../../runtime/equality.js';
 import { isAlreadyExists, isNotFound } from '../../runtime/errors.js';
 import { addFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
-import { Kinds } from '../../runtime/kinds.js';
+import { Kinds, type ResourceKind } from '../../runtime/kinds.js';
 import {
   mapByLabel,
   watch,
@@ -55,6 +55,7 @@ import {
   VirtualMachineKind,
   VolumeSnapshotKind,
 } from '../shared/kinds.js';
+import { MANAGED_SELECTOR } from '../shared/mover.js';
 import { lastProgress, outcomesByContainer } from '../shared/mover-output.js';
 import { labelValue } from '../shared/names.js';
 import { quantityBytes } from '../../api/quantity.js';
@@ -108,10 +109,10 @@ export class BackupReconciler implements Reconciler {
   constructor(private readonly settings: ControllerSettings) {
     const byLabel = mapByLabel(LABEL_BACKUP);
     this.watches = [
-      { kind: Kinds.Job, map: byLabel },
-      { kind: Kinds.Pod, map: byLabel },
-      { kind: Kinds.VolumeSnapshot, map: byLabel },
-      { kind: Kinds.PersistentVolumeClaim, map: byLabel },
+      { kind: Kinds.Job, map: byLabel, selector: MANAGED_SELECTOR },
+      { kind: Kinds.Pod, map: byLabel, selector: MANAGED_SELECTOR },
+      { kind: Kinds.VolumeSnapshot, map: byLabel, selector: MANAGED_SELECTOR },
+      { kind: Kinds.PersistentVolumeClaim, map: byLabel, selector: MANAGED_SELECTOR },
       watch(RestoreKind, (r) =>
         r.spec?.backupRef?.name
           ? [{ namespace: r.metadata?.namespace ?? '', name: r.spec.backupRef.name }]
@@ -611,11 +612,20 @@ class BackupRun {
 
   // ------------------------------------------------------------------ Uploading
 
+  /**
+   * The Job's pods: from the cache while it runs (progress is polled), from the API once it has
+   * ended, so the result is read from pods at least as new as the Job that said it ended.
+   */
   private async jobPods(job: V1Job): Promise<V1Pod[]> {
-    const pods = await this.client.list(Kinds.Pod, this.ns, {
-      labelSelector: `${LABEL_BACKUP}=${labelValue(this.name)}`,
-    });
-    return podsOfJob(job, pods.items);
+    return podsOfJob(job, await this.children(Kinds.Pod, jobState(job).state !== 'running'));
+  }
+
+  /** This backup's children of a kind, from the cache or, when `fresh`, from the API. */
+  private async children<T extends KubernetesObject>(kind: ResourceKind<T>, fresh: boolean): Promise<T[]> {
+    if (!fresh)
+      return this.ctx.cache.list(kind, { namespace: this.ns, labels: backupChildLabels(this.name) });
+    const sel = `${LABEL_BACKUP}=${labelValue(this.name)}`;
+    return (await this.client.list(kind, this.ns, { labelSelector: sel })).items;
   }
 
   /** The parent of an incremental: the server's latest Available backup in the same repository. */
@@ -775,11 +785,11 @@ class BackupRun {
 
   /** Final phases: children cleaned up, the server released, Restoring shown while a Restore reads it. */
   async settle(): Promise<ReconcileResult | void> {
-    await this.cleanupChildren(false);
+    await this.cleanupChildren(false, false);
     await releaseServerLock(this.client, this.ns, this.backup.spec.server, this.holder);
     const phase = this.backup.status?.phase;
     if (phase !== BackupPhase.Available && phase !== BackupPhase.Restoring) return;
-    const restoring = await this.activeRestores();
+    const restoring = await this.activeRestores(false);
     const want = restoring.length ? BackupPhase.Restoring : BackupPhase.Available;
     if (want !== phase)
       await this.writeStatus({
@@ -791,30 +801,34 @@ class BackupRun {
     return restoring.length ? this.poll : undefined;
   }
 
-  private async activeRestores(): Promise<Restore[]> {
-    const list = await this.client.list(RestoreKind, this.ns);
-    return list.items.filter(
+  /** Restores reading this backup, from the cache or, when `fresh`, from the API. */
+  private async activeRestores(fresh: boolean): Promise<Restore[]> {
+    const all = fresh
+      ? (await this.client.list(RestoreKind, this.ns)).items
+      : this.ctx.cache.list(RestoreKind, { namespace: this.ns });
+    return all.filter(
       (r) => r.spec.backupRef.name === this.name && RESTORE_ACTIVE.includes(r.status?.phase ?? ''),
     );
   }
 
-  /** Deletes snapshots, temporary PVCs and the upload Job (with its pods); the delete Job too when `all`. */
-  private async cleanupChildren(all: boolean): Promise<void> {
-    const sel = { labelSelector: `${LABEL_BACKUP}=${labelValue(this.name)}` };
-    const jobs = await this.client.list(Kinds.Job, this.ns, sel);
-    for (const j of jobs.items) {
+  /**
+   * Deletes snapshots, temporary PVCs and the upload Job (with its pods); the delete Job too when `all`.
+   * Settled backups look in the cache (a child it has not seen yet brings its own event, and with it
+   * another cleanup); `fresh` reads the API, for the last cleanup before the finalizer goes.
+   */
+  private async cleanupChildren(all: boolean, fresh: boolean): Promise<void> {
+    for (const j of await this.children(Kinds.Job, fresh)) {
       if (!all && j.metadata?.name === deleteJobName(this.name)) continue;
       await this.client.delete(Kinds.Job, this.ns, j.metadata?.name ?? '', {
         propagationPolicy: 'Background',
         ignoreNotFound: true,
       });
     }
-    const pvcs = await this.client.list(Kinds.PersistentVolumeClaim, this.ns, sel);
-    for (const p of pvcs.items)
+    for (const p of await this.children(Kinds.PersistentVolumeClaim, fresh))
       await this.client.delete(Kinds.PersistentVolumeClaim, this.ns, p.metadata?.name ?? '', {
         ignoreNotFound: true,
       });
-    for (const s of await this.snapshots())
+    for (const s of await this.children(VolumeSnapshotKind, fresh))
       await this.client.delete(VolumeSnapshotKind, this.ns, s.metadata?.name ?? '', { ignoreNotFound: true });
   }
 
@@ -827,7 +841,7 @@ class BackupRun {
   async finalize(): Promise<ReconcileResult | void> {
     if (!hasFinalizer(this.backup, FINALIZER_DELETE_BACKUP_DATA)) return;
     await this.thawIfFrozen();
-    if ((await this.activeRestores()).length)
+    if ((await this.activeRestores(true)).length)
       return this.deleting('waiting for the Restore reading this backup to finish before deleting its data');
     const upload = await this.client.tryGet(Kinds.Job, this.ns, uploadJobName(this.name));
     const manifests = new Set(manifestsOf(this.backup));
@@ -898,7 +912,7 @@ class BackupRun {
         );
       }
     }
-    await this.cleanupChildren(true);
+    await this.cleanupChildren(true, true);
     await releaseServerLock(this.client, this.ns, this.backup.spec.server, this.holder);
     await removeFinalizer(this.client, BackupKind, this.backup, FINALIZER_DELETE_BACKUP_DATA);
     await this.ctx.events.normal(

@@ -25,14 +25,15 @@ import { BackupKind, BackupRepositoryKind } from '../shared/kinds.js';
 import { labelValue } from '../shared/names.js';
 import { repositoryAccess } from '../shared/repository.js';
 import type { ControllerSettings } from '../shared/settings.js';
-import { checkJob, checkJobName, gcJob, gcJobName, gcSlots } from './desired.js';
+import { MANAGED_SELECTOR } from '../shared/mover.js';
+import { checkJob, checkJobName, gcJob, gcJobName, gcSlots, repositoryJobLabels } from './desired.js';
 import { maintenanceFailure, storedBytesOf } from './status.js';
 
 /** The BackupRepository reconciler. */
 export class BackupRepositoryReconciler implements Reconciler {
   readonly name = 'backuprepository';
   readonly for = Kinds.BackupRepository;
-  readonly watches = [{ kind: Kinds.Job, map: mapByLabel(LABEL_REPOSITORY_JOB) }];
+  readonly watches = [{ kind: Kinds.Job, map: mapByLabel(LABEL_REPOSITORY_JOB), selector: MANAGED_SELECTOR }];
 
   constructor(private readonly settings: ControllerSettings) {}
 
@@ -97,11 +98,8 @@ export class BackupRepositoryReconciler implements Reconciler {
         ).items,
       );
     const backupCount = async () =>
-      (
-        await ctx.client.list(BackupKind, ns, {
-          labelSelector: `${LABEL_REPOSITORY}=${labelValue(key.name)}`,
-        })
-      ).items.length;
+      ctx.cache.list(BackupKind, { namespace: ns, labels: { [LABEL_REPOSITORY]: labelValue(key.name) } })
+        .length;
     const stored = async (job: V1Job): Promise<number | undefined> => {
       for (const pod of await pods(job))
         for (const cs of pod.status?.containerStatuses ?? []) {
@@ -186,11 +184,8 @@ export class BackupRepositoryReconciler implements Reconciler {
     const created = new Date((repo.metadata.creationTimestamp as unknown as string) ?? now.toISOString());
     const lastGC = repo.status?.lastGCTime ? new Date(repo.status.lastGCTime) : undefined;
     const due = last > created && (!lastGC || lastGC < last);
-    const jobs = (
-      await ctx.client.list(Kinds.Job, ns, {
-        labelSelector: `${LABEL_REPOSITORY_JOB}=${labelValue(key.name)}`,
-      })
-    ).items;
+    // Cached: a gc Job not seen yet is deleted on the reconcile its own event brings.
+    const jobs = ctx.cache.list(Kinds.Job, { namespace: ns, labels: repositoryJobLabels(key.name) });
     const gcName = gcJobName(key.name, last);
     for (const old of jobs) {
       const n = old.metadata?.name ?? '';

@@ -46,11 +46,10 @@ export class OneOffBackupReconciler implements Reconciler {
     const oob = await ctx.client.tryGet(OneOffBackupKind, key.namespace, key.name);
     if (!oob || oob.metadata.deletionTimestamp) return;
     const ns = key.namespace;
-    const ours = (
-      await ctx.client.list(BackupKind, ns, {
-        labelSelector: `${LABEL_ONE_OFF_BACKUP}=${labelValue(key.name)}`,
-      })
-    ).items.filter((b) => madeBy(b, oob));
+    // Backups from the cache: one not seen yet is found by its create answering AlreadyExists.
+    const ours = ctx.cache
+      .list(BackupKind, { namespace: ns, labels: { [LABEL_ONE_OFF_BACKUP]: labelValue(key.name) } })
+      .filter((b) => madeBy(b, oob));
 
     // The plan (servers and names) is written to status before any Backup is created, so a restarted
     // controller follows the same plan even if a selector now matches other servers.
@@ -84,7 +83,6 @@ export class OneOffBackupReconciler implements Reconciler {
       if (typeof repo !== 'string') return this.reject(ctx, oob, repo);
       repository = repo;
     }
-    const all = (await ctx.client.list(BackupKind, ns)).items;
     const results: OneOffBackupResult[] = [];
     let created = 0;
     // Once every Backup was created, a missing one was deleted by someone: never make it again.
@@ -125,7 +123,7 @@ export class OneOffBackupReconciler implements Reconciler {
         `created ${created} Backup(s): ${results.map((r) => r.backupName).join(', ')}`,
       );
 
-    const byName = new Map(all.concat(ours).map((b) => [b.metadata.name ?? '', b]));
+    const byName = new Map(ours.map((b) => [b.metadata.name ?? '', b]));
     const failures = new Map<string, string>();
     for (const r of results) {
       const b = byName.get(r.name);

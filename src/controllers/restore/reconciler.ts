@@ -29,7 +29,8 @@ import {
 } from '../../runtime/reconciler.js';
 import { holderActive } from '../backup/reconciler.js';
 import { combinedProgress } from '../backup/status.js';
-import { podsOfJob, createMoverJob } from '../shared/jobs.js';
+import { jobState, podsOfJob, createMoverJob } from '../shared/jobs.js';
+import { MANAGED_SELECTOR } from '../shared/mover.js';
 import {
   BackupKind,
   BackupRepositoryKind,
@@ -51,6 +52,7 @@ import {
   restoreJob,
   restoreJobName,
   startPatch,
+  restoreChildLabels,
 } from './desired.js';
 import { restoreOutcome } from './status.js';
 
@@ -63,8 +65,8 @@ export class RestoreReconciler implements Reconciler {
   constructor(private readonly settings: ControllerSettings) {
     const byLabel = mapByLabel(LABEL_RESTORE);
     this.watches = [
-      { kind: Kinds.Job, map: byLabel },
-      { kind: Kinds.Pod, map: byLabel },
+      { kind: Kinds.Job, map: byLabel, selector: MANAGED_SELECTOR },
+      { kind: Kinds.Pod, map: byLabel, selector: MANAGED_SELECTOR },
     ];
   }
 
@@ -302,7 +304,13 @@ class RestoreRun {
     });
   }
 
+  /** The Job's pods: cached while it runs, from the API once it has ended (the result must be there). */
   private async jobPods(job: V1Job): Promise<V1Pod[]> {
+    if (jobState(job).state === 'running')
+      return podsOfJob(
+        job,
+        this.ctx.cache.list(Kinds.Pod, { namespace: this.ns, labels: restoreChildLabels(this.name) }),
+      );
     const pods = await this.client.list(Kinds.Pod, this.ns, {
       labelSelector: `${LABEL_RESTORE}=${labelValue(this.name)}`,
     });

@@ -62,6 +62,11 @@ export const REPOSITORY_MOUNT = '/repository';
 /** Where containers write their result; the kubelet copies it into the container's terminated state. */
 export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 const REPOSITORY_VOLUME = 'repository';
+/**
+ * The label selector of everything the controllers create (Jobs and their Pods, VolumeSnapshots,
+ * PVCs): their informers cache only these, not every Pod or PVC in the cluster.
+ */
+export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 /** UID/GID of the non-root user in our image. */
 export const NONROOT_ID = 65532;
 /** GID of `disk`, the usual group of block device nodes. */

@@ -79,7 +79,7 @@ export const PRINTER_COLUMNS: Record<Kind, PrinterColumn[]> = {
       jsonPath: '.spec.blockSize',
       description: 'Deduplication block size in bytes.',
     },
-    { name: 'Stored', type: 'integer', jsonPath: '.status.storedBytes', description: 'Bytes stored.' },
+    { name: 'Stored', type: 'string', jsonPath: '.status.stored', description: 'Bytes stored.' },
     age,
   ],
   BackupPolicy: [
@@ -156,11 +156,12 @@ export const PRINTER_COLUMNS: Record<Kind, PrinterColumn[]> = {
     { name: 'Server', type: 'string', jsonPath: '.spec.server.name', description: 'The server backed up.' },
     { name: 'Type', type: 'string', jsonPath: '.status.type', description: 'Full or Incremental.' },
     phase('backup'),
+    { name: 'Size', type: 'string', jsonPath: '.status.totals.size', description: 'Total disk size.' },
     {
-      name: 'Size',
-      type: 'integer',
-      jsonPath: '.status.totals.sizeBytes',
-      description: 'Total disk size in bytes.',
+      name: 'Uploaded',
+      type: 'string',
+      jsonPath: '.status.totals.uploaded',
+      description: 'Bytes this backup added to the repository (compressed).',
     },
     {
       name: 'Origin',

@@ -40,6 +40,23 @@ export function formatBytes(bytes: number): string {
   return String(bytes);
 }
 
+/**
+ * Bytes for people (printer columns): a binary suffix and at most three significant digits, `1.01Gi`,
+ * `27.2Mi`; plain digits below 1 KiB.
+ */
+export function humanBytes(bytes: number): string {
+  const suffixes = Object.keys(binary);
+  let v = bytes;
+  let i = -1;
+  while (v >= 1024 && i < suffixes.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  if (i < 0) return String(bytes);
+  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return `${Number(v.toFixed(digits))}${suffixes[i]}`;
+}
+
 /** Bytes of a quantity, or undefined when it is absent or not a quantity (for optional status fields). */
 export function quantityBytes(q: string | number | undefined): number | undefined {
   if (q === undefined) return undefined;

@@ -135,6 +135,8 @@ export interface BackupRepositoryStatus {
   conditions?: Condition[];
   /** Bytes the repository occupies in its storage (packs + indexes). */
   storedBytes?: number;
+  /** `storedBytes` for people (`kubectl get` shows it). */
+  stored?: string;
   /** Number of Backups whose manifests are in the repository. */
   backupCount?: number;
   /** RFC 3339 time of the last successful reachability/integrity check. */
@@ -314,6 +316,10 @@ export interface BackupTotals {
   sizeBytes?: number;
   changedBytes?: number;
   uploadedBytes?: number;
+  /** `sizeBytes` for people (`kubectl get` shows it): `20Gi`, `1.5Gi`. */
+  size?: string;
+  /** `uploadedBytes` for people. */
+  uploaded?: string;
 }
 
 /** Upload progress while Uploading. */

@@ -110,6 +110,7 @@ describe('e2e: backups and restores through the controller', function () {
     ]);
     const ready = await repositoryReady(cluster, ns);
     expect(ready.status?.storedBytes, 'status.storedBytes of a fresh repository').to.equal(0);
+    expect(ready.status?.stored).to.equal('0');
     await fillRandom(cluster, ns, [claims[0]], 16);
     await fillRandom(cluster, ns, [claims[1]], 8);
     const sums0 = await checksums(cluster, ns, claims);
@@ -123,6 +124,7 @@ describe('e2e: backups and restores through the controller', function () {
     expect(full.spec.backupName).to.match(/^manualbk_[0-9a-f]{4}$/);
     expect(full.status?.type).to.equal('Full');
     expect(full.status?.totals?.sizeBytes).to.equal(24 * MiB);
+    expect(full.status?.totals?.size).to.equal('24Mi');
     // Random data does not compress: a full upload stores about all of it.
     expect(full.status?.totals?.uploadedBytes).to.be.greaterThan(23 * MiB);
     expect(full.status?.volumes?.map((v) => v.pvc)).to.deep.equal(claims);

@@ -5,6 +5,7 @@
  */
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { BackupPhase, BackupType, type Reason } from '../../api/conditions.js';
+import { humanBytes } from '../../api/quantity.js';
 import type { Backup, BackupTotals, Progress, VolumeBackupStatus } from '../../api/types.js';
 import { jobState } from '../shared/jobs.js';
 import {
@@ -61,10 +62,14 @@ export function volumeResult(
 export function totalsOf(volumes: VolumeBackupStatus[]): BackupTotals {
   const sum = (f: (v: VolumeBackupStatus) => number | undefined) =>
     volumes.reduce((n, v) => n + (f(v) ?? 0), 0);
+  const sizeBytes = sum((v) => v.sizeBytes);
+  const uploadedBytes = sum((v) => v.uploadedBytes);
   return {
-    sizeBytes: sum((v) => v.sizeBytes),
+    sizeBytes,
     changedBytes: sum((v) => v.changedBytes),
-    uploadedBytes: sum((v) => v.uploadedBytes),
+    uploadedBytes,
+    size: humanBytes(sizeBytes),
+    uploaded: humanBytes(uploadedBytes),
   };
 }
 

@@ -27,6 +27,7 @@ import { repositoryAccess } from '../shared/repository.js';
 import type { ControllerSettings } from '../shared/settings.js';
 import { MANAGED_SELECTOR } from '../shared/mover.js';
 import { checkJob, checkJobName, gcJob, gcJobName, gcSlots, repositoryJobLabels } from './desired.js';
+import { humanBytes } from '../../api/quantity.js';
 import { maintenanceFailure, storedBytesOf } from './status.js';
 
 /** The BackupRepository reconciler. */
@@ -162,7 +163,7 @@ export class BackupRepositoryReconciler implements Reconciler {
           message: `repository ready at ${access.filesystem ? `PVC ${access.filesystem.claimName}` : `s3://${access.s3?.bucket}`}`,
           lastCheckTime: formatTime(now),
           backupCount: await backupCount(),
-          ...(storedBytes !== undefined ? { storedBytes } : {}),
+          ...(storedBytes !== undefined ? { storedBytes, stored: humanBytes(storedBytes) } : {}),
         },
         [
           {
@@ -220,7 +221,7 @@ export class BackupRepositoryReconciler implements Reconciler {
       lastCheckTime: formatTime(now),
       backupCount: await backupCount(),
       message: 'repository ready; garbage collected',
-      ...(storedBytes !== undefined ? { storedBytes } : {}),
+      ...(storedBytes !== undefined ? { storedBytes, stored: humanBytes(storedBytes) } : {}),
     });
     await ctx.events.normal(repo, 'GarbageCollected', `gc of slot ${formatTime(last)} done`);
     await ctx.client.delete(Kinds.Job, ns, gcName, { propagationPolicy: 'Background', ignoreNotFound: true });

@@ -61,7 +61,7 @@ describe('controllers/backup/status', () => {
       want: {
         state: 'succeeded',
         type: 'Full',
-        totals: { sizeBytes: 200, changedBytes: 150, uploadedBytes: 50 },
+        totals: { sizeBytes: 200, changedBytes: 150, uploadedBytes: 50, size: '200', uploaded: '50' },
         manifests: ['m0', 'm1'],
       },
     },
@@ -78,7 +78,7 @@ describe('controllers/backup/status', () => {
         state: 'succeeded',
         type: 'Incremental',
         parentBackup: 'parent-bk',
-        totals: { sizeBytes: 200, changedBytes: 4096, uploadedBytes: 1000 },
+        totals: { sizeBytes: 200, changedBytes: 4096, uploadedBytes: 1000, size: '200', uploaded: '1000' },
         manifests: ['m0', 'm1'],
       },
     },
@@ -209,6 +209,12 @@ describe('controllers/backup/status', () => {
     expect(parentManifests(parent).get('pvc:root')).to.equal('m-mid');
     expect(latestAvailable([self], self)).to.equal(undefined);
     expect(manifestsOf(candidates[0])).to.deep.equal(['m-old']);
-    expect(totalsOf([])).to.deep.equal({ sizeBytes: 0, changedBytes: 0, uploadedBytes: 0 });
+    expect(totalsOf([])).to.deep.equal({
+      sizeBytes: 0,
+      changedBytes: 0,
+      uploadedBytes: 0,
+      size: '0',
+      uploaded: '0',
+    });
   });
 });

@@ -16,7 +16,7 @@ import {
   outcomesByContainer,
   parseResultLine,
 } from '../../../src/controllers/shared/mover-output.js';
-import { quantityBytes } from '../../../src/api/quantity.js';
+import { humanBytes, quantityBytes } from '../../../src/api/quantity.js';
 import { selectorString } from '../../../src/controllers/shared/selector.js';
 import { repositoryAccess, repositoryReadiness } from '../../../src/controllers/shared/repository.js';
 import { serverLockName } from '../../../src/controllers/shared/serverlock.js';
@@ -246,6 +246,12 @@ describe('controllers/shared', () => {
     for (const [input, want] of q)
       it(`quantityBytes(${String(input)}) = ${String(want)}`, () =>
         expect(quantityBytes(input)).to.equal(want));
+    it('shows byte counts for people with a binary suffix and three significant digits', () => {
+      const shown = [0, 1023, 1024, 1536, 25206017, 100663296, 1080380897, 1023.9 * 1024, 5 * 2 ** 50].map(
+        humanBytes,
+      );
+      expect(shown).to.deep.equal(['0', '1023', '1Ki', '1.5Ki', '24Mi', '96Mi', '1.01Gi', '1024Ki', '5Pi']);
+    });
     it('renders label selectors', () => {
       expect(
         selectorString({

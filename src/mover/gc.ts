@@ -158,8 +158,8 @@ export async function gc(repo: Repository, options: GcOptions = {}): Promise<GcR
 
     // One index object for all kept packs, then drop the objects it replaces.
     const kept: IndexedPack[] = [];
-    for (const [packId, p] of repo.index.packs) {
-      if (!garbage.has(packId) && stored.has(packId)) kept.push(p);
+    for (const packId of repo.index.packIds) {
+      if (!garbage.has(packId) && stored.has(packId)) kept.push(repo.index.packEntries(packId)!);
     }
     const newIndex = await repo.writeIndex(`gc-${randomBytes(8).toString('hex')}`, kept);
     for (const key of indexFiles) {
@@ -186,7 +186,7 @@ export async function gc(repo: Repository, options: GcOptions = {}): Promise<GcR
         const packId = loc ? repo.index.packIds[loc.pack]! : undefined;
         if (packId && garbage.has(packId)) {
           garbage.delete(packId);
-          await repo.writeIndex(packId, [repo.index.packs.get(packId)!]);
+          await repo.writeIndex(packId, [repo.index.packEntries(packId)!]);
         }
       }
     }

@@ -122,18 +122,24 @@ export function encodeIndex(packs: IndexedPack[]): Buffer {
 
 /** Parses an index file plaintext; throws on a malformed one. */
 export function decodeIndex(buf: Buffer): IndexedPack[] {
+  return [...indexPacks(buf)];
+}
+
+/**
+ * The packs of an index object's plaintext one at a time, so a large (gc-written) object never has
+ * all its entries decoded at once.
+ */
+export function* indexPacks(buf: Buffer): Generator<IndexedPack> {
   if (!buf.subarray(0, INDEX_MAGIC.length).equals(INDEX_MAGIC)) throw new Error('bad index magic');
-  const packs: IndexedPack[] = [];
   let at = INDEX_MAGIC.length;
   while (at < buf.length) {
     if (at + PACK_ID_BYTES + 4 > buf.length) throw new Error('truncated index');
     const packId = buf.subarray(at, at + PACK_ID_BYTES).toString('hex');
     const size = buf.readUInt32LE(at + PACK_ID_BYTES);
     const { entries, end } = decodeTable(buf, at + PACK_ID_BYTES + 4);
-    packs.push({ packId, size, entries });
+    yield { packId, size, entries };
     at = end;
   }
-  return packs;
 }
 
 /** The object key of a pack. */

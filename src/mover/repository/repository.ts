@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Backend, NotFoundError } from '../backend/backend.js';
+import { BlobIndex, type BlobLocation } from './blob-index.js';
 import { MoverError } from '../errors.js';
 import { BlobCompressor, type CompressionName, decompressBlob } from './codec.js';
 import {
@@ -21,7 +22,7 @@ import {
 } from './crypto.js';
 import {
   type BlobEntry,
-  decodeIndex,
+  indexPacks,
   decodePackHeader,
   encodeIndex,
   type IndexedPack,
@@ -67,74 +68,7 @@ export interface InitOptions {
   compressionLevel?: number;
 }
 
-/** Where a blob lives, as the in-memory index keeps it. */
-export interface BlobLocation {
-  pack: number;
-  offset: number;
-  length: number;
-  rawLength: number;
-  comp: number;
-  type: number;
-}
-
-/** id -> location of every indexed blob, loaded from the `index/` objects. */
-export class BlobIndex {
-  readonly packIds: string[] = [];
-  readonly packSizes: number[] = [];
-  private readonly packNumbers = new Map<string, number>();
-  private readonly blobs = new Map<string, BlobLocation>();
-  /** Index objects already loaded, so a refresh reads only new ones. */
-  readonly loadedFiles = new Set<string>();
-  /** Every pack's entries as indexed (gc rewrites index objects from these). */
-  readonly packs = new Map<string, IndexedPack>();
-
-  /** Adds (or re-adds) a pack's blobs; the first location seen for an id wins. */
-  addPack(p: IndexedPack): void {
-    let pack = this.packNumbers.get(p.packId);
-    if (pack === undefined) {
-      pack = this.packIds.length;
-      this.packIds.push(p.packId);
-      this.packSizes.push(p.size);
-      this.packNumbers.set(p.packId, pack);
-      this.packs.set(p.packId, p);
-    }
-    for (const e of p.entries) {
-      const key = idKey(e.id);
-      if (!this.blobs.has(key)) {
-        this.blobs.set(key, {
-          pack,
-          offset: e.offset,
-          length: e.length,
-          rawLength: e.rawLength,
-          comp: e.comp,
-          type: e.type,
-        });
-      }
-    }
-  }
-
-  /** The location of a blob by its id (Buffer) or id key ({@link idKey}). */
-  get(id: Buffer | string): BlobLocation | undefined {
-    return this.blobs.get(typeof id === 'string' ? id : idKey(id));
-  }
-
-  has(key: string): boolean {
-    return this.blobs.has(key);
-  }
-
-  get size(): number {
-    return this.blobs.size;
-  }
-
-  hasPack(packId: string): boolean {
-    return this.packNumbers.has(packId);
-  }
-
-  /** Every indexed blob with its id key. */
-  entries(): IterableIterator<[string, BlobLocation]> {
-    return this.blobs.entries();
-  }
-}
+export { BlobIndex, type BlobLocation };
 
 /** A compact Map key for a 32-byte id (one latin1 character per byte). */
 export function idKey(id: Uint8Array): string {
@@ -307,31 +241,33 @@ export class Repository {
     for await (const obj of this.backend.list('index/')) {
       if (!this.index.loadedFiles.has(obj.key)) keys.push(obj.key);
     }
-    // Several reads at a time: each is a round trip on S3.
-    const loaded = new Map<string, IndexedPack[] | undefined>();
-    let next = 0;
-    const reader = async (): Promise<void> => {
-      while (next < keys.length) {
-        const key = keys[next++]!;
-        try {
-          loaded.set(key, decodeIndex(open(this.dataKey, await this.backend.get(key), aad('index'))));
-        } catch (err) {
-          // gc may replace index objects while we list: a vanished one is covered by its successor.
-          if (err instanceof NotFoundError) loaded.set(key, undefined);
-          else if (err instanceof AuthError)
-            throw new MoverError('Corrupt', `index object ${key} fails authentication`);
-          else throw err;
-        }
+    const read = async (key: string): Promise<Buffer | undefined> => {
+      try {
+        return open(this.dataKey, await this.backend.get(key), aad('index'));
+      } catch (err) {
+        // gc may replace index objects while we list: a vanished one is covered by its successor.
+        if (err instanceof NotFoundError) return undefined;
+        if (err instanceof AuthError)
+          throw new MoverError('Corrupt', `index object ${key} fails authentication`);
+        throw err;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(INDEX_READERS, keys.length) }, reader));
-    // Added in listing order, so which copy of a blob wins does not depend on read timing.
+    // Several reads at a time (each is a round trip on S3), added in listing order, so which copy of
+    // a blob wins does not depend on read timing, and decoded one pack at a time (bounded memory).
+    const reads: Promise<Buffer | undefined>[] = [];
+    let next = 0;
     for (const key of keys) {
-      const packs = loaded.get(key);
-      if (!packs) continue;
-      for (const p of packs) this.index.addPack(p);
+      while (next < keys.length && reads.length < INDEX_READERS) {
+        const p = read(keys[next++]!);
+        p.catch(() => undefined); // awaited below, in order
+        reads.push(p);
+      }
+      const plain = await reads.shift()!;
+      if (!plain) continue;
+      for (const p of indexPacks(plain)) this.index.addPack(p);
       this.index.loadedFiles.add(key);
     }
+    this.index.trim();
   }
 
   /** Writes an index object listing `packs` under `index/<name>`. */

@@ -1,0 +1,60 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { BlobIndex } from '../../src/mover/repository/blob-index.js';
+import type { BlobEntry } from '../../src/mover/repository/format.js';
+
+function entry(id: Buffer, offset: number): BlobEntry {
+  return { id, type: offset % 2, comp: offset % 3, offset, length: 100 + offset, rawLength: 65536 };
+}
+
+describe('mover/repository/blob-index', () => {
+  it('finds blobs by id and by id key; the first pack to index an id wins; packs keep every entry', () => {
+    const idx = new BlobIndex();
+    const a = randomBytes(32);
+    const b = randomBytes(32);
+    expect(idx.get(a)).to.equal(undefined);
+    expect(idx.has(a)).to.equal(false);
+    idx.addPack({ packId: 'p1', size: 1000, entries: [entry(a, 0), entry(b, 7)] });
+    idx.addPack({ packId: 'p2', size: 2000, entries: [entry(b, 40)] });
+    expect(idx.get(a)).to.deep.equal({ pack: 0, offset: 0, length: 100, rawLength: 65536, comp: 0, type: 0 });
+    expect(idx.get(b.toString('latin1'))).to.deep.equal({
+      pack: 0,
+      offset: 7,
+      length: 107,
+      rawLength: 65536,
+      comp: 1,
+      type: 1,
+    });
+    expect(idx.size).to.equal(2);
+    expect(idx.packIds).to.deep.equal(['p1', 'p2']);
+    expect(idx.packEntries('p2')).to.deep.equal({ packId: 'p2', size: 2000, entries: [entry(b, 40)] });
+    expect(idx.packEntries('nope')).to.equal(undefined);
+    // A pack indexed again (a second index object naming it) changes nothing.
+    idx.addPack({ packId: 'p1', size: 1000, entries: [entry(randomBytes(32), 3)] });
+    expect(idx.size).to.equal(2);
+    expect([...idx.entries()].map(([key]) => key).sort()).to.deep.equal(
+      [a, b].map((x) => x.toString('latin1')).sort(),
+    );
+  });
+
+  it('keeps ids that share their first word apart, and grows past its first table', () => {
+    const idx = new BlobIndex();
+    const ids: Buffer[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const id = randomBytes(32);
+      if (i % 10 === 0) id.writeUInt32LE(0xdeadbeef, 0); // 500 ids in one probe chain
+      ids.push(id);
+    }
+    for (let p = 0; p < 50; p++)
+      idx.addPack({
+        packId: `pack-${p}`,
+        size: 1,
+        entries: ids.slice(p * 100, p * 100 + 100).map((id, k) => entry(id, p * 100 + k)),
+      });
+    expect(idx.size).to.equal(5000);
+    ids.forEach((id, i) => expect(idx.get(id)?.offset, `id ${i}`).to.equal(i));
+    const other = Buffer.from(ids[10]!);
+    other[31]! ^= 1;
+    expect(idx.has(other)).to.equal(false);
+  });
+});

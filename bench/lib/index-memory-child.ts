@@ -32,7 +32,6 @@ for (let p = 0; p * perPack < blobs; p++) {
   index.addPack({ packId: randomBytes(16).toString('hex'), size: n * 40_000, entries });
   if (p % 97 === 0) probe.push(Buffer.from(ids.subarray(0, 32)));
 }
-index.trim();
 gc();
 const rss = process.memoryUsage().rss - before;
 const lookups = 1_000_000;

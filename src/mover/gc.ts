@@ -157,11 +157,12 @@ export async function gc(repo: Repository, options: GcOptions = {}): Promise<GcR
     }
 
     // One index object for all kept packs, then drop the objects it replaces.
-    const kept: IndexedPack[] = [];
-    for (const packId of repo.index.packIds) {
-      if (!garbage.has(packId) && stored.has(packId)) kept.push(repo.index.packEntries(packId)!);
-    }
-    const newIndex = await repo.writeIndex(`gc-${randomBytes(8).toString('hex')}`, kept);
+    // Pack by pack from the compact index: never every entry as objects at once.
+    const kept = function* (): Generator<IndexedPack> {
+      for (const packId of repo.index.packIds)
+        if (!garbage.has(packId) && stored.has(packId)) yield repo.index.packEntries(packId)!;
+    };
+    const newIndex = await repo.writeIndex(`gc-${randomBytes(8).toString('hex')}`, kept());
     for (const key of indexFiles) {
       if (key === newIndex) continue;
       await repo.backend.delete(key);

@@ -37,23 +37,23 @@ describe('mover/repository/blob-index', () => {
     );
   });
 
-  it('keeps ids that share their first word apart, and grows past its first table', () => {
+  it('keeps ids that share their first word apart, and grows past its first segment and table', () => {
     const idx = new BlobIndex();
     const ids: Buffer[] = [];
-    for (let i = 0; i < 5000; i++) {
+    for (let i = 0; i < 70_000; i++) {
       const id = randomBytes(32);
-      if (i % 10 === 0) id.writeUInt32LE(0xdeadbeef, 0); // 500 ids in one probe chain
+      if (i % 140 === 0) id.writeUInt32LE(0xdeadbeef, 0); // 500 ids in one probe chain
       ids.push(id);
     }
-    for (let p = 0; p < 50; p++)
+    for (let p = 0; p < 700; p++)
       idx.addPack({
         packId: `pack-${p}`,
         size: 1,
         entries: ids.slice(p * 100, p * 100 + 100).map((id, k) => entry(id, p * 100 + k)),
       });
-    expect(idx.size).to.equal(5000);
+    expect(idx.size).to.equal(70_000);
     ids.forEach((id, i) => expect(idx.get(id)?.offset, `id ${i}`).to.equal(i));
-    const other = Buffer.from(ids[10]!);
+    const other = Buffer.from(ids[140]!);
     other[31]! ^= 1;
     expect(idx.has(other)).to.equal(false);
   });

@@ -109,7 +109,7 @@ export interface IndexedPack {
 }
 
 /** The plaintext of an index file: magic, then per pack its id, size and entry table. */
-export function encodeIndex(packs: IndexedPack[]): Buffer {
+export function encodeIndex(packs: Iterable<IndexedPack>): Buffer {
   const parts: Buffer[] = [INDEX_MAGIC];
   for (const p of packs) {
     const head = Buffer.allocUnsafe(PACK_ID_BYTES + 4);

@@ -267,15 +267,26 @@ export class Repository {
       for (const p of indexPacks(plain)) this.index.addPack(p);
       this.index.loadedFiles.add(key);
     }
-    this.index.trim();
   }
 
   /** Writes an index object listing `packs` under `index/<name>`. */
-  async writeIndex(name: string, packs: IndexedPack[]): Promise<string> {
+  async writeIndex(name: string, packs: Iterable<IndexedPack>): Promise<string> {
     const key = `index/${name}`;
-    await this.backend.put(key, seal(this.dataKey, encodeIndex(packs), aad('index')));
+    // Packs may come one at a time (gc rewrites the whole index from the compact one): only those
+    // not indexed yet are kept, to add once the object is stored.
+    const fresh: IndexedPack[] = [];
+    const index = this.index;
+    const plain = encodeIndex(
+      (function* () {
+        for (const p of packs) {
+          if (!index.hasPack(p.packId)) fresh.push(p);
+          yield p;
+        }
+      })(),
+    );
+    await this.backend.put(key, seal(this.dataKey, plain, aad('index')));
     this.index.loadedFiles.add(key);
-    for (const p of packs) this.index.addPack(p);
+    for (const p of fresh) this.index.addPack(p);
     return key;
   }
 

@@ -65,13 +65,31 @@ export function usageError(message: string): MoverError {
 export function toMoverError(err: unknown): MoverError {
   if (err instanceof MoverError) return err;
   if (err instanceof StorageError)
-    return new MoverError('Storage', `storage failure: ${err.message}`, { cause: err });
+    return new MoverError('Storage', `storage failure: ${err.message}${accessHint(err.cause)}`, {
+      cause: err,
+    });
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string' && storageErrnos.has(code)) {
-    return new MoverError('Storage', `storage failure: ${message}`, { cause: err });
+    return new MoverError('Storage', `storage failure: ${message}${accessHint(err)}`, { cause: err });
   }
   return new MoverError('Unexpected', message, { cause: err });
+}
+
+/**
+ * What to do about EACCES/EPERM on the repository: mover Jobs run non-root, so a repository written by
+ * another user (or on storage that ignores fsGroup) is the usual cause.
+ */
+function accessHint(cause: unknown): string {
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (code !== 'EACCES' && code !== 'EPERM') return '';
+  return ` (running as ${runningAs()}: the repository's files must belong to this user or its group; mount the repository's PVC with fsGroup ${process.getgid?.() ?? ''} or chown it to this user)`;
+}
+
+/** The user and groups this process runs as, for permission errors: `uid 65532, groups 65532,6`. */
+export function runningAs(): string {
+  const groups = process.getgroups?.() ?? [];
+  return `uid ${process.getuid?.() ?? '?'}, groups ${groups.join(',') || 'none'}`;
 }
 
 const storageErrnos = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);

@@ -5,6 +5,7 @@
  * `onlyChanged` hashes the target first and rewrites only differing blocks.
  */
 import * as fsp from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { NotFoundError } from './backend/backend.js';
 import { MoverError } from './errors.js';
 import { everyNth } from './pipeline/gc-hint.js';
@@ -77,10 +78,16 @@ export async function restore(repo: Repository, options: RestoreOptions): Promis
   const manifest = await repo.loadManifest(options.manifest);
   const size = manifest.sizeBytes;
   const target = options.target;
+  const unwritable = (err: unknown): MoverError =>
+    new MoverError(
+      'TargetUnwritable',
+      `cannot write target ${target}: ${(err as Error).message}${permissionHint(err)}`,
+    );
   const existing = await statVolume(target).catch((err: unknown) => {
-    throw err instanceof MoverError
-      ? err
-      : new MoverError('TargetTooSmall', `cannot use target ${target}: ${(err as Error).message}`);
+    if (err instanceof MoverError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw unwritable(err);
+    throw new MoverError('TargetTooSmall', `cannot use target ${target}: ${(err as Error).message}`);
   });
   if (existing && existing.size < size) {
     throw new MoverError(
@@ -88,15 +95,11 @@ export async function restore(repo: Repository, options: RestoreOptions): Promis
       `target ${target} holds ${existing.size} bytes but manifest ${manifest.id} needs ${size}: use a target of at least ${size} bytes`,
     );
   }
-  if (existing) {
-    // Before the lock and the index: a target the mover may not write fails at once, naming the fix.
-    await fsp.access(target, fsp.constants.W_OK).catch((err: unknown) => {
-      throw new MoverError(
-        'TargetUnwritable',
-        `cannot write target ${target}: ${(err as Error).message}${permissionHint(err)}`,
-      );
-    });
-  }
+  // Before the lock and the index: a target the mover may not write (or create) fails at once.
+  await fsp.access(existing ? target : dirname(target), fsp.constants.W_OK).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // reported when it is created
+    throw unwritable(err);
+  });
   if (options.onlyChanged && !existing) {
     throw new MoverError('NotFound', `--only-changed needs an existing target, and ${target} does not exist`);
   }

@@ -1,7 +1,7 @@
 /** Volumes: a block device or a regular (usually sparse) disk image file, and their sizes. */
 import { readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { MoverError } from './errors.js';
+import { MoverError, runningAs } from './errors.js';
 
 /** What a path is and how many bytes it holds. */
 export interface VolumeInfo {
@@ -44,10 +44,8 @@ export async function statVolume(path: string): Promise<VolumeInfo | undefined> 
 export function permissionHint(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code !== 'EACCES' && code !== 'EPERM') return '';
-  const uid = process.getuid?.();
-  const groups = process.getgroups?.() ?? [];
   return (
-    ` (running as uid ${uid ?? '?'}, groups ${groups.join(',') || 'none'}: the volume's owner, group or mode must let` +
+    ` (running as ${runningAs()}: the volume's owner, group or mode must let` +
     " this user in; for a Kubernetes Block volume set the controller's CSBS_BLOCK_DEVICE_GROUP to the" +
     " device's group, or enable device_ownership_from_security_context in the container runtime)"
   );

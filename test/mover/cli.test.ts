@@ -219,8 +219,14 @@ describe('csbs mover (CLI, directory repository)', function () {
     if (process.getuid?.() !== 0) this.skip(); // needs root to hand files to another user
     const nobody = { uid: 65532, gid: 65532 };
     const full = await ok(['backup', '--repo', repo, '--source', vol]);
-    // The user owns the repository (as in a mover Job) but not the volumes, which stay root's, 0600.
     for (const p of [t.dir, repo]) chmodSync(p, 0o755);
+    // A repository root wrote (files 0600) is out of reach, and the error says what to do.
+    const denied = await mover(['list', '--repo', repo], {}, undefined, nobody);
+    expect(denied.code, denied.stderr).to.equal(7);
+    expect((denied.last.error as { message: string }).message).to.match(
+      /permission denied.*running as uid 65532.*mount the repository's PVC with fsGroup 65532 or chown it/,
+    );
+    // The user owns the repository (as in a mover Job) but not the volumes, which stay root's, 0600.
     chownTree(repo, nobody.uid, nobody.gid);
     chmodSync(vol, 0o600);
     const target = path.join(t.dir, 'target.img');
@@ -244,6 +250,17 @@ describe('csbs mover (CLI, directory repository)', function () {
     expect(r.last.error).to.include({ code: 'TargetUnwritable' });
     expect((r.last.error as { message: string }).message).to.match(hint);
     expect(readFileSync(target).equals(Buffer.alloc(statSync(vol).size, 9))).to.equal(true, 'untouched');
+    // Nor may it create a target in root's directory.
+    const fresh = path.join(t.dir, 'fresh.img');
+    const r2 = await mover(
+      ['restore', '--repo', repo, '--manifest', full.manifest as string, '--target', fresh],
+      {},
+      undefined,
+      nobody,
+    );
+    expect(r2.code, r2.stderr).to.equal(6);
+    expect(r2.last.error).to.include({ code: 'TargetUnwritable' });
+    expect(existsSync(fresh)).to.equal(false);
   });
 
   it('usage errors exit 2', async () => {

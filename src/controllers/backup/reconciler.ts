@@ -382,6 +382,8 @@ class BackupRun {
   }
 
   private async waitPending(reason: string, message: string): Promise<ReconcileResult> {
+    // A Pending holder counts as active: one that waits (say, for its repository) lets the server go.
+    await releaseServerLock(this.client, this.ns, this.backup.spec.server, this.holder);
     await this.writeStatus({
       phase: BackupPhase.Pending,
       message,

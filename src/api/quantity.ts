@@ -46,15 +46,15 @@ export function formatBytes(bytes: number): string {
  */
 export function humanBytes(bytes: number): string {
   const suffixes = Object.keys(binary);
+  const rounded = (v: number) => Number(v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2));
   let v = bytes;
   let i = -1;
-  while (v >= 1024 && i < suffixes.length - 1) {
+  // Rounding may reach 1024 (1023.9Ki): then the next suffix.
+  while (rounded(v) >= 1024 && i < suffixes.length - 1) {
     v /= 1024;
     i++;
   }
-  if (i < 0) return String(bytes);
-  const digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return `${Number(v.toFixed(digits))}${suffixes[i]}`;
+  return i < 0 ? String(bytes) : `${rounded(v)}${suffixes[i]}`;
 }
 
 /** Bytes of a quantity, or undefined when it is absent or not a quantity (for optional status fields). */

@@ -117,9 +117,11 @@ export function repositoryMounts(repo: RepositoryAccess): V1VolumeMount[] {
 
 /**
  * Pod security of every mover Job: the image's non-root UID, no capabilities, the runtime's seccomp
- * profile. The repository's files all belong to that UID; fsGroup (applied only when the volume's
- * root does not match, so a large repository is not walked on every mount) also opens repositories
- * written by Jobs of other UIDs. The kubelet never changes the owner of a raw block device, so a Job
+ * profile. The repository's files all belong to that UID. fsGroup makes a filesystem repository's PVC
+ * writable for it where the storage honours fsGroup, and hands it a repository written by root Jobs of
+ * earlier versions (only when the volume's root does not match yet, so a large repository is not walked
+ * on every mount); storage that ignores fsGroup needs the PVC owned by the UID. The kubelet never
+ * changes the owner of a raw block device, so a Job
  * that opens Block volumes also joins `blockDeviceGroup` (runtimes configured with
  * `device_ownership_from_security_context` give the device to the pod's UID instead).
  */

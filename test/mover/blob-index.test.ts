@@ -32,9 +32,7 @@ describe('mover/repository/blob-index', () => {
     // A pack indexed again (a second index object naming it) changes nothing.
     idx.addPack({ packId: 'p1', size: 1000, entries: [entry(randomBytes(32), 3)] });
     expect(idx.size).to.equal(2);
-    expect([...idx.entries()].map(([key]) => key).sort()).to.deep.equal(
-      [a, b].map((x) => x.toString('latin1')).sort(),
-    );
+    expect(idx.get(a)?.pack).to.equal(0);
   });
 
   it('keeps ids that share their first word apart, and grows past its first segment and table', () => {

@@ -110,14 +110,6 @@ export class BlobIndex {
     return { packId, size: this.packSizes[pack]!, entries };
   }
 
-  /** Every indexed blob (once, at the location that wins) with its id key. */
-  *entries(): IterableIterator<[string, BlobLocation]> {
-    for (let slot = 0; slot < this.table.length; slot++) {
-      const i = this.table[slot]!;
-      if (i !== EMPTY) yield [this.idOf(i).toString('latin1'), this.location(i)];
-    }
-  }
-
   private location(i: number): BlobLocation {
     const seg = this.segments[i >>> SEGMENT_BITS]!;
     const k = i & SEGMENT_MASK;

@@ -9,7 +9,9 @@ const require = createRequire(import.meta.url);
 const zstd = require('zstd-napi') as typeof import('zstd-napi');
 // The low-level binding compresses into caller-owned buffers: no allocation per block.
 const zstdBinding = require('zstd-napi/binding') as typeof import('zstd-napi/binding.js');
-const lz4 = require('lz4-napi') as typeof import('lz4-napi');
+// Loaded on first use: most repositories use zstd, and every mover process and worker would pay for it.
+let lz4Module: typeof import('lz4-napi') | undefined;
+const lz4 = (): typeof import('lz4-napi') => (lz4Module ??= require('lz4-napi') as typeof import('lz4-napi'));
 
 /** The compression names a repository may be initialised with. */
 export const COMPRESSION_NAMES = ['zstd', 'lz4', 'none'] as const;
@@ -39,7 +41,7 @@ export class BlobCompressor {
       out = this.scratch.subarray(0, this.zstdCtx.compress(this.scratch, data, this.level));
       comp = Compression.Zstd;
     } else if (this.name === 'lz4') {
-      out = lz4.compressSync(data);
+      out = lz4().compressSync(data);
       comp = Compression.Lz4;
     }
     if (!out || out.length >= data.length) return { comp: Compression.None, bytes: data };
@@ -68,7 +70,7 @@ export function decompressBlob(comp: number, data: Buffer): Buffer {
     case Compression.Zstd:
       return zstdDecompressor.decompress(data);
     case Compression.Lz4:
-      return lz4.uncompressSync(data);
+      return lz4().uncompressSync(data);
     default:
       throw new Error(`unknown compression tag ${comp}`);
   }

@@ -22,6 +22,7 @@ import {
   openCluster,
   restoreAndWait,
   scribble,
+  testSettings,
   waitFor,
 } from './harness.js';
 
@@ -371,6 +372,35 @@ describe('e2e: backups and restores through the controller', function () {
     const b = await backupOf(c, ns, 'req');
     expect(b.status?.phase).to.equal('Failed');
     expect(b.status?.message).to.match(/^volume root \(PVC vm5-root\): upload failed, mover exited 128/);
+    await noLeftovers(cluster, ns);
+  });
+
+  it('a block device the mover Job may not open fails the backup naming the user and the fix (sandbox)', async function () {
+    // The sandbox enforces the pod's user and groups only when it runs as root (as CI does).
+    if (!cluster.sandbox?.cluster || process.getuid?.() !== 0) this.skip();
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'devgroup');
+    await createRepository(c, ns);
+    await createVM(c, ns, 'vm8', [{ name: 'root', size: '8Mi' }]);
+    await repositoryReady(cluster, ns);
+    // A controller told the nodes' devices belong to another group than they do.
+    const settings = testSettings();
+    settings.jobs.blockDeviceGroup = 4242;
+    const misconfigured = new Controller(cluster, settings);
+    await controller.stop();
+    try {
+      await misconfigured.start();
+      await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm8' } });
+      const b = await backupOf(c, ns, 'req');
+      expect(b.status?.phase).to.equal('Failed');
+      expect(b.status?.message)
+        .to.match(/^volume root \(PVC vm8-root\): upload failed, mover exited 6/)
+        .and.to.match(/permission denied.*running as uid 65532, groups [0-9,]*4242/)
+        .and.to.contain("set the controller's CSBS_BLOCK_DEVICE_GROUP to the device's group");
+    } finally {
+      await misconfigured.stop();
+      await controller.start();
+    }
     await noLeftovers(cluster, ns);
   });
 

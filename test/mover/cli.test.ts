@@ -255,24 +255,21 @@ describe('csbs mover (CLI, directory repository)', function () {
     expect((b.last.error as { message: string }).message)
       .to.match(hint)
       .and.include('permission denied');
-    const r = await mover(
-      ['restore', '--repo', repo, '--manifest', full.manifest as string, '--target', target],
-      {},
-      undefined,
-      nobody,
-    );
+    const restoreTo = (into: string) =>
+      mover(
+        ['restore', '--repo', repo, '--manifest', full.manifest as string, '--target', into],
+        {},
+        undefined,
+        nobody,
+      );
+    const r = await restoreTo(target);
     expect(r.code, r.stderr).to.equal(6);
     expect(r.last.error).to.include({ code: 'TargetUnwritable' });
     expect((r.last.error as { message: string }).message).to.match(hint);
     expect(readFileSync(target).equals(Buffer.alloc(statSync(vol).size, 9))).to.equal(true, 'untouched');
     // Nor may it create a target in root's directory.
     const fresh = path.join(t.dir, 'fresh.img');
-    const r2 = await mover(
-      ['restore', '--repo', repo, '--manifest', full.manifest as string, '--target', fresh],
-      {},
-      undefined,
-      nobody,
-    );
+    const r2 = await restoreTo(fresh);
     expect(r2.code, r2.stderr).to.equal(6);
     expect(r2.last.error).to.include({ code: 'TargetUnwritable' });
     expect(existsSync(fresh)).to.equal(false);

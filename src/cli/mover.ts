@@ -127,6 +127,25 @@ function readExtents(file: string, parent: string | undefined): Extent[] {
   });
 }
 
+/**
+ * For the commands that move data (backup, restore, verify): the progress printer and the worker
+ * count from the flags, and the repository, opened while the worker threads start (their module
+ * loading overlaps the key derivation) when the command will use them.
+ */
+async function openForData(
+  opts: CommonOptions,
+  usesWorkers = true,
+): Promise<{
+  repo: Repository;
+  workers: number | undefined;
+  onProgress: ReturnType<typeof progressPrinter>;
+}> {
+  const onProgress = progressPrinter(opts);
+  const workers = workerCount(opts);
+  if (usesWorkers) prestartWorkers(workers);
+  return { repo: await openRepo(opts), workers, onProgress };
+}
+
 function workerCount(opts: CommonOptions): number | undefined {
   if (opts.workers === undefined) return undefined;
   const n = Number(opts.workers);
@@ -296,10 +315,7 @@ export function registerMover(program: Command): void {
           const changedExtents = opts.changedExtents
             ? readExtents(opts.changedExtents, opts.parent)
             : undefined;
-          const onProgress = progressPrinter(opts);
-          const workers = workerCount(opts);
-          prestartWorkers(workers);
-          const repo = await openRepo(opts);
+          const { repo, workers, onProgress } = await openForData(opts);
           const summary = await backup(repo, {
             source: opts.source,
             ...(opts.parent ? { parent: opts.parent } : {}),
@@ -319,10 +335,7 @@ export function registerMover(program: Command): void {
     .option('--only-changed', 'read the target and rewrite only the blocks that differ')
     .action(async (opts: CommonOptions & { manifest: string; target: string; onlyChanged?: boolean }) => {
       await run(opts, async () => {
-        const onProgress = progressPrinter(opts);
-        const workers = workerCount(opts);
-        prestartWorkers(workers);
-        const repo = await openRepo(opts);
+        const { repo, workers, onProgress } = await openForData(opts);
         const summary = await restore(repo, {
           manifest: opts.manifest,
           target: opts.target,
@@ -348,9 +361,7 @@ export function registerMover(program: Command): void {
           if (!(readData > 0 && readData <= 1))
             throw usageError(`--read-data=${opts.readData}: expected a fraction in (0, 1]`);
         }
-        const onProgress = progressPrinter(opts);
-        const workers = workerCount(opts);
-        const repo = await openRepo(opts);
+        const { repo, workers, onProgress } = await openForData(opts, readData !== undefined);
         const result = await verify(repo, {
           ...(readData !== undefined ? { readData } : {}),
           ...(workers ? { workers } : {}),

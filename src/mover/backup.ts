@@ -134,7 +134,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       const id = blobId(repo.idKey, ids);
       const key = idKey(id);
       pageIds[p] = id.toString('hex');
-      if (packer.has(key) || claimed.has(key)) return;
+      if (packer.has(id, key) || claimed.has(key)) return;
       claimed.add(key);
       const { comp, bytes } = compressor.compress(ids);
       await packer.add(id, BlobType.Page, comp, ids.length, repo.sealBlob(id, bytes));
@@ -251,8 +251,9 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
             progress.blocksZero++;
             continue;
           }
-          const key = idKey(ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES));
-          if (packer.has(key) || claimed.has(key)) {
+          const id = ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES);
+          const key = idKey(id);
+          if (packer.has(id, key) || claimed.has(key)) {
             progress.blocksReused++;
           } else {
             claimed.add(key);

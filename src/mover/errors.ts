@@ -77,19 +77,22 @@ export function toMoverError(err: unknown): MoverError {
 }
 
 /**
- * What to do about EACCES/EPERM on the repository: mover Jobs run non-root, so a repository written by
- * another user (or on storage that ignores fsGroup) is the usual cause.
+ * ` (running as uid U, groups G: <advice>)` when `err` is EACCES or EPERM, else nothing. Mover Jobs run
+ * as a non-root user, so a file another user wrote is the usual cause.
  */
-function accessHint(cause: unknown): string {
-  const code = (cause as { code?: unknown } | null)?.code;
+export function permissionHint(err: unknown, advice: string): string {
+  const code = (err as { code?: unknown } | null)?.code;
   if (code !== 'EACCES' && code !== 'EPERM') return '';
-  return ` (running as ${runningAs()}: the repository's files must belong to this user or its group; mount the repository's PVC with fsGroup ${process.getgid?.() ?? ''} or chown it to this user)`;
+  const groups = process.getgroups?.() ?? [];
+  return ` (running as uid ${process.getuid?.() ?? '?'}, groups ${groups.join(',') || 'none'}: ${advice})`;
 }
 
-/** The user and groups this process runs as, for permission errors: `uid 65532, groups 65532,6`. */
-export function runningAs(): string {
-  const groups = process.getgroups?.() ?? [];
-  return `uid ${process.getuid?.() ?? '?'}, groups ${groups.join(',') || 'none'}`;
+/** What to do when the repository refuses the mover's user. */
+function accessHint(cause: unknown): string {
+  return permissionHint(
+    cause,
+    `the repository's files must belong to this user or its group; mount the repository's PVC with fsGroup ${process.getgid?.() ?? ''} or chown it to this user`,
+  );
 }
 
 const storageErrnos = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);

@@ -15,7 +15,7 @@ import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
 import type { BlobLocation, Manifest, Repository } from './repository/repository.js';
 import { TargetWriter, type Write } from './target-writer.js';
-import { permissionHint, statVolume, type VolumeInfo } from './volume.js';
+import { statVolume, volumeAccessHint, type VolumeInfo } from './volume.js';
 
 /** Options of {@link restore}. */
 export interface RestoreOptions {
@@ -51,7 +51,11 @@ export interface RestoreSummary {
   blocksZero: number;
   bytesFetched: number;
   seconds: number;
-  /** Seconds: fetch (pack reads), decode and write (worker CPU/IO, summed), compare (--only-changed), sync (final fsync). */
+  /**
+   * Seconds, summed over concurrent groups: fetch (pack reads, by the workers or from the backend),
+   * decode (worker CPU), write (the target writer, including waiting in its queue), compare
+   * (--only-changed), sync (final fsync).
+   */
   phases: { fetch: number; decode: number; write: number; compare: number; sync: number };
 }
 
@@ -81,7 +85,7 @@ export async function restore(repo: Repository, options: RestoreOptions): Promis
   const unwritable = (err: unknown): MoverError =>
     new MoverError(
       'TargetUnwritable',
-      `cannot write target ${target}: ${(err as Error).message}${permissionHint(err)}`,
+      `cannot write target ${target}: ${(err as Error).message}${volumeAccessHint(err)}`,
     );
   const existing = await statVolume(target).catch((err: unknown) => {
     if (err instanceof MoverError) throw err;
@@ -156,6 +160,7 @@ async function restoreLocked(
       slots: limit + (options.onlyChanged ? 2 * workers : 0),
       inputBytes: options.onlyChanged ? chunkBlocks * blockSize : 0,
       outputBytes: rangeRawBytes,
+      alignedOutputs: true,
     },
   );
   const summary: RestoreSummary = {
@@ -220,6 +225,8 @@ async function restoreLocked(
         sourceOf[k] = sources.length - 1;
       }
     }
+    const missingPack = (packId: string): string =>
+      `pack ${packId}: ${new NotFoundError(packKey(packId), repo.backend.location).message}`;
     const markBad = (k: number, reason: string): void => {
       const b = blocks[k]!;
       bad.push({ block: b.id.toString('hex'), offset: b.g * blockSize, reason });
@@ -255,11 +262,7 @@ async function restoreLocked(
       const entries: number[] = [];
       blocks.forEach((_, k) => {
         if (!missing.has(sourceOf[k]!)) entries.push(k);
-        else
-          markBad(
-            k,
-            `pack ${sources[sourceOf[k]!]!.packId}: ${new NotFoundError(packKey(sources[sourceOf[k]!]!.packId), repo.backend.location).message}`,
-          );
+        else markBad(k, missingPack(sources[sourceOf[k]!]!.packId));
       });
       const meta = new Int32Array(entries.length * DECODE_META);
       const ids = Buffer.alloc(entries.length * ID_BYTES);
@@ -292,10 +295,7 @@ async function restoreLocked(
         const k = entries[f.item]!;
         failed.add(k);
         const packId = sources[sourceOf[k]!]!.packId;
-        markBad(
-          k,
-          `pack ${packId}: ${f.missing ? new NotFoundError(packKey(packId), repo.backend.location).message : f.reason}`,
-        );
+        markBad(k, f.missing ? missingPack(packId) : `pack ${packId}: ${f.reason}`);
       }
       const writes: Write[] = [];
       for (const k of entries) {

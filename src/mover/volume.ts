@@ -1,7 +1,7 @@
 /** Volumes: a block device or a regular (usually sparse) disk image file, and their sizes. */
 import { readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { MoverError, runningAs } from './errors.js';
+import { MoverError, permissionHint } from './errors.js';
 
 /** What a path is and how many bytes it holds. */
 export interface VolumeInfo {
@@ -37,17 +37,11 @@ export async function statVolume(path: string): Promise<VolumeInfo | undefined> 
   throw new MoverError('SourceUnreadable', `${path} is neither a block device nor a regular file`);
 }
 
-/**
- * What to do when a volume cannot be opened for lack of permission: the mover runs as a non-root user,
- * and the kubelet never hands a raw block device to the pod's user.
- */
-export function permissionHint(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code !== 'EACCES' && code !== 'EPERM') return '';
-  return (
-    ` (running as ${runningAs()}: the volume's owner, group or mode must let` +
-    " this user in; for a Kubernetes Block volume set the controller's CSBS_BLOCK_DEVICE_GROUP to the" +
-    " device's group, or enable device_ownership_from_security_context in the container runtime)"
+/** What to do when a volume refuses the mover's user (the kubelet never hands it a raw block device). */
+export function volumeAccessHint(err: unknown): string {
+  return permissionHint(
+    err,
+    "the volume's owner, group or mode must let this user in; for a Kubernetes Block volume set the controller's CSBS_BLOCK_DEVICE_GROUP to the device's group, or enable device_ownership_from_security_context in the container runtime",
   );
 }
 
@@ -63,7 +57,7 @@ export async function openSource(path: string): Promise<VolumeInfo> {
     if (err instanceof MoverError) throw err;
     throw new MoverError(
       'SourceUnreadable',
-      `cannot read source ${path}: ${(err as Error).message}${permissionHint(err)}`,
+      `cannot read source ${path}: ${(err as Error).message}${volumeAccessHint(err)}`,
     );
   }
   return info;

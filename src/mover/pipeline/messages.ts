@@ -1,13 +1,16 @@
 /** Messages between the pipeline's coordinator (main thread) and its worker threads. */
 import type { SharedView } from '../aligned.js';
 
-/** Given to each worker at start: keys and codec settings. */
+/** Sent to each worker in its `init` message (it may start before the repository opens): keys, codec, slots. */
 export interface WorkerInit {
   dataKey: Uint8Array;
   idKey: Uint8Array;
   compression: 'zstd' | 'lz4' | 'none';
   compressionLevel: number;
-  /** Shared chunk buffers: a hash request reads into `input`, an encode request seals into `output`. */
+  /**
+   * Shared chunk buffers: a hash request reads into `input`, an encode request seals into `output`,
+   * and a restore's decode request writes plaintext into `output`.
+   */
   slots: { input: SharedArrayBuffer; output: SharedView }[];
 }
 

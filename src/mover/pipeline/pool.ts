@@ -44,6 +44,8 @@ export interface PoolOptions {
   /** Bytes of a slot's input (a chunk) and output (its sealed blocks, at most input + overhead). */
   inputBytes: number;
   outputBytes: number;
+  /** Page-aligned outputs (restore writes them with O_DIRECT); others use plain shared memory. */
+  alignedOutputs?: boolean;
 }
 
 /**
@@ -75,8 +77,15 @@ export class WorkerPool {
     this.load = new Array<number>(count).fill(0);
     // Fixed shared buffers instead of a fresh allocation per chunk: memory stays flat whatever the
     // garbage collector of each thread is doing.
-    // Outputs are page-aligned, so a restore can write its decoded runs from them with O_DIRECT.
-    const outputs = alignedViews(options.slots, options.outputBytes);
+    // A restore writes its decoded runs from the outputs with O_DIRECT, so they are page-aligned;
+    // each aligned arena reserves much address space, so only a pool that needs it takes one.
+    const outputs = options.alignedOutputs
+      ? alignedViews(options.slots, options.outputBytes)
+      : Array.from({ length: options.slots }, () => ({
+          buffer: new SharedArrayBuffer(options.outputBytes),
+          offset: 0,
+          length: options.outputBytes,
+        }));
     const slots = outputs.map((output) => ({ input: new SharedArrayBuffer(options.inputBytes), output }));
     slots.forEach((s, i) => {
       this.inputs.push(Buffer.from(s.input));

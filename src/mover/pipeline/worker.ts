@@ -44,6 +44,12 @@ function configure(init: WorkerInit): void {
 }
 const readFds = new Map<string, number>();
 const writeFds = new Map<string, number>();
+/**
+ * Open pack files, most recently used last. A restore reads each pack many times in a row, but a
+ * repository may hold tens of thousands: only the last few stay open.
+ */
+const packFds = new Map<string, number>();
+const OPEN_PACKS = 8;
 let zeros = Buffer.alloc(0);
 /** Decompressed blocks land here, one at a time: no allocation per block. */
 let rawScratch = Buffer.alloc(0);
@@ -62,6 +68,21 @@ function fdFor(path: string, write: boolean): number {
     fd = openSync(path, write ? 'r+' : 'r');
     fds.set(path, fd);
   }
+  return fd;
+}
+
+function packFd(path: string): number {
+  let fd = packFds.get(path);
+  if (fd !== undefined) packFds.delete(path);
+  else {
+    fd = openSync(path, 'r');
+    if (packFds.size >= OPEN_PACKS) {
+      const [oldest, oldFd] = packFds.entries().next().value as [string, number];
+      packFds.delete(oldest);
+      closeSync(oldFd);
+    }
+  }
+  packFds.set(path, fd);
   return fd;
 }
 
@@ -152,8 +173,7 @@ function encode(req: EncodeRequest): void {
 let sourceBuffer = Buffer.alloc(0);
 
 function readSource(into: Buffer, file: NonNullable<DecodeSource['file']>): Buffer {
-  // The read descriptor cache serves packs too: a restore reads each pack many times.
-  readFully(fdFor(file.path, false), into, 0, file.length, file.offset);
+  readFully(packFd(file.path), into, 0, file.length, file.offset);
   return into;
 }
 
@@ -244,10 +264,11 @@ port.on(
         // Restored data must be on disk before the restore reports success.
         for (const fd of writeFds.values()) fsyncSync(fd);
       } finally {
-        for (const fd of [...readFds.values(), ...writeFds.values()]) closeSync(fd);
+        for (const fd of [...readFds.values(), ...writeFds.values(), ...packFds.values()]) closeSync(fd);
       }
       readFds.clear();
       writeFds.clear();
+      packFds.clear();
       port.postMessage({ closed: true });
       return;
     }

@@ -10,6 +10,7 @@
  * Every entry of every indexed pack is kept, in pack order, so gc can rewrite a pack's index
  * entries as they were; the table points at the first entry seen for an id, whose location wins.
  */
+import { ID_BYTES } from './crypto.js';
 import type { BlobEntry, IndexedPack } from './format.js';
 
 /** Where a blob lives, as the in-memory index keeps it. */
@@ -22,14 +23,13 @@ export interface BlobLocation {
   type: number;
 }
 
-const ID_BYTES = 32;
 const ID_WORDS = ID_BYTES / 4;
 /** Empty slot marker in the hash table (slots hold entry numbers). */
 const EMPTY = -1;
 
 export class BlobIndex {
   readonly packIds: string[] = [];
-  readonly packSizes: number[] = [];
+  private readonly packSizes: number[] = [];
   /** Index objects already loaded, so a refresh reads only new ones. */
   readonly loadedFiles = new Set<string>();
   private readonly packNumbers = new Map<string, number>();

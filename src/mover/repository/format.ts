@@ -120,14 +120,9 @@ export function encodeIndex(packs: Iterable<IndexedPack>): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Parses an index file plaintext; throws on a malformed one. */
-export function decodeIndex(buf: Buffer): IndexedPack[] {
-  return [...indexPacks(buf)];
-}
-
 /**
  * The packs of an index object's plaintext one at a time, so a large (gc-written) object never has
- * all its entries decoded at once.
+ * all its entries decoded at once; throws on a malformed one.
  */
 export function* indexPacks(buf: Buffer): Generator<IndexedPack> {
   if (!buf.subarray(0, INDEX_MAGIC.length).equals(INDEX_MAGIC)) throw new Error('bad index magic');

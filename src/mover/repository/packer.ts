@@ -57,9 +57,9 @@ export class PackWriter {
     this.capacity = repo.config.packSize + maxBlob + HEADER_RESERVE;
   }
 
-  /** True when the blob is indexed or already queued by this writer. */
-  has(key: string): boolean {
-    return this.pending.has(key) || this.repo.index.has(key);
+  /** True when the blob (`id`, whose {@link idKey} is `key`) is indexed or already queued by this writer. */
+  has(id: Buffer, key: string): boolean {
+    return this.pending.has(key) || this.repo.index.has(id);
   }
 
   private turn: Promise<void> = Promise.resolve();

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig, type V1Job, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { createReconcilers, type ControllerSettings } from '../../src/controllers/index.js';
+import { MANAGED_SELECTOR } from '../../src/controllers/shared/mover.js';
 import { defaultSettings } from '../../src/controllers/shared/settings.js';
 import { KubeClient } from '../../src/runtime/client.js';
 import { isAlreadyExists } from '../../src/runtime/errors.js';
@@ -397,7 +398,7 @@ export async function restoreAndWait(
 /** Objects the controller leaves behind in a namespace (children of backups and restores, server locks). */
 export async function leftovers(client: KubeClient, ns: string): Promise<string[]> {
   const out: string[] = [];
-  const sel = { labelSelector: 'app.kubernetes.io/managed-by=csbs-operator' };
+  const sel = { labelSelector: MANAGED_SELECTOR };
   for (const j of (await client.list(Kinds.Job, ns, sel)).items) out.push(`Job/${j.metadata?.name}`);
   for (const p of (await client.list(Kinds.PersistentVolumeClaim, ns, sel)).items)
     out.push(`PVC/${p.metadata?.name}`);

@@ -46,7 +46,7 @@ import {
   type Reconciler,
   type ReconcileResult,
 } from '../../runtime/reconciler.js';
-import { jobState, podsOfJob, createMoverJob } from '../shared/jobs.js';
+import { createMoverJob, jobPodsOf, jobState, listChildren } from '../shared/jobs.js';
 import {
   BackupKind,
   BackupRepositoryKind,
@@ -348,6 +348,7 @@ class BackupRun {
       return this.waitPending(
         Reason.ServerBusy,
         `waiting for ${lock.holder} to finish: one backup or restore per server at a time`,
+        true,
       );
     // The backup starts once it holds the server, after whatever held it before has ended.
     const now = this.ctx.clock.now();
@@ -381,9 +382,12 @@ class BackupRun {
     );
   }
 
-  private async waitPending(reason: string, message: string): Promise<ReconcileResult> {
-    // A Pending holder counts as active: one that waits (say, for its repository) lets the server go.
-    await releaseServerLock(this.client, this.ns, this.backup.spec.server, this.holder);
+  /**
+   * Waits in Pending. A Pending holder counts as active, so one that waits for something else than
+   * the server (say, its repository) lets the server go; `busy` says another holds it already.
+   */
+  private async waitPending(reason: string, message: string, busy = false): Promise<ReconcileResult> {
+    if (!busy) await releaseServerLock(this.client, this.ns, this.backup.spec.server, this.holder);
     await this.writeStatus({
       phase: BackupPhase.Pending,
       message,
@@ -502,11 +506,9 @@ class BackupRun {
     await this.ctx.events.normal(this.backup, Reason.Frozen, `froze VirtualMachine ${server.name}`);
   }
 
+  /** This backup's VolumeSnapshots, from the API: the snapshot steps decide on them. */
   private async snapshots(): Promise<VolumeSnapshot[]> {
-    const list = await this.client.list(VolumeSnapshotKind, this.ns, {
-      labelSelector: `${LABEL_BACKUP}=${labelValue(this.name)}`,
-    });
-    return list.items as VolumeSnapshot[];
+    return this.children(VolumeSnapshotKind, true);
   }
 
   private sourceVolumes(): SourceVolume[] {
@@ -618,16 +620,13 @@ class BackupRun {
    * The Job's pods: from the cache while it runs (progress is polled), from the API once it has
    * ended, so the result is read from pods at least as new as the Job that said it ended.
    */
-  private async jobPods(job: V1Job): Promise<V1Pod[]> {
-    return podsOfJob(job, await this.children(Kinds.Pod, jobState(job).state !== 'running'));
+  private jobPods(job: V1Job): Promise<V1Pod[]> {
+    return jobPodsOf(this.ctx, job, backupChildLabels(this.name));
   }
 
   /** This backup's children of a kind, from the cache or, when `fresh`, from the API. */
-  private async children<T extends KubernetesObject>(kind: ResourceKind<T>, fresh: boolean): Promise<T[]> {
-    if (!fresh)
-      return this.ctx.cache.list(kind, { namespace: this.ns, labels: backupChildLabels(this.name) });
-    const sel = `${LABEL_BACKUP}=${labelValue(this.name)}`;
-    return (await this.client.list(kind, this.ns, { labelSelector: sel })).items;
+  private children<T extends KubernetesObject>(kind: ResourceKind<T>, fresh: boolean): Promise<T[]> {
+    return listChildren(this.ctx, kind, this.ns, backupChildLabels(this.name), fresh);
   }
 
   /** The parent of an incremental: the server's latest Available backup in the same repository. */

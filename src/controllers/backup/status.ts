@@ -155,11 +155,6 @@ export const ACTIVE_BACKUP_PHASES: readonly string[] = [
   BackupPhase.Uploading,
 ];
 
-/** Whether `phase` is final for the backup flow (Available, Failed; Restoring is Available in use). */
-export function isFinal(phase: string | undefined): boolean {
-  return phase === BackupPhase.Available || phase === BackupPhase.Failed || phase === BackupPhase.Restoring;
-}
-
 /**
  * The latest Available backup of the same server in the same repository, the parent of an incremental.
  * Latest by completion time, then creation time, then name (deterministic on ties).

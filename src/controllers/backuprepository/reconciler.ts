@@ -20,7 +20,7 @@ import {
   type Reconciler,
   type ReconcileResult,
 } from '../../runtime/reconciler.js';
-import { jobState, podsOfJob, createMoverJob } from '../shared/jobs.js';
+import { createMoverJob, jobPodsOf, jobState, listChildren } from '../shared/jobs.js';
 import { BackupKind, BackupRepositoryKind } from '../shared/kinds.js';
 import { labelValue } from '../shared/names.js';
 import { repositoryAccess } from '../shared/repository.js';
@@ -34,7 +34,11 @@ import { maintenanceFailure, storedBytesOf } from './status.js';
 export class BackupRepositoryReconciler implements Reconciler {
   readonly name = 'backuprepository';
   readonly for = Kinds.BackupRepository;
-  readonly watches = [{ kind: Kinds.Job, map: mapByLabel(LABEL_REPOSITORY_JOB), selector: MANAGED_SELECTOR }];
+  readonly watches = [
+    { kind: Kinds.Job, map: mapByLabel(LABEL_REPOSITORY_JOB), selector: MANAGED_SELECTOR },
+    // Cache only: status.backupCount counts them.
+    { kind: Kinds.Backup },
+  ];
 
   constructor(private readonly settings: ControllerSettings) {}
 
@@ -89,15 +93,7 @@ export class BackupRepositoryReconciler implements Reconciler {
         `PVC ${fs.persistentVolumeClaim.claimName} not found in namespace ${ns}: create it or fix spec.backend.filesystem.persistentVolumeClaim`,
       );
     const access = repositoryAccess(repo);
-    const pods = async (job: V1Job): Promise<V1Pod[]> =>
-      podsOfJob(
-        job,
-        (
-          await ctx.client.list(Kinds.Pod, ns, {
-            labelSelector: `${LABEL_REPOSITORY_JOB}=${labelValue(key.name)}`,
-          })
-        ).items,
-      );
+    const pods = (job: V1Job): Promise<V1Pod[]> => jobPodsOf(ctx, job, repositoryJobLabels(key.name));
     const backupCount = async () =>
       ctx.cache.list(BackupKind, { namespace: ns, labels: { [LABEL_REPOSITORY]: labelValue(key.name) } })
         .length;
@@ -186,7 +182,7 @@ export class BackupRepositoryReconciler implements Reconciler {
     const lastGC = repo.status?.lastGCTime ? new Date(repo.status.lastGCTime) : undefined;
     const due = last > created && (!lastGC || lastGC < last);
     // Cached: a gc Job not seen yet is deleted on the reconcile its own event brings.
-    const jobs = ctx.cache.list(Kinds.Job, { namespace: ns, labels: repositoryJobLabels(key.name) });
+    const jobs = await listChildren(ctx, Kinds.Job, ns, repositoryJobLabels(key.name), false);
     const gcName = gcJobName(key.name, last);
     for (const old of jobs) {
       const n = old.metadata?.name ?? '';

@@ -29,7 +29,7 @@ import {
 } from '../../runtime/reconciler.js';
 import { holderActive } from '../backup/reconciler.js';
 import { combinedProgress } from '../backup/status.js';
-import { jobState, podsOfJob, createMoverJob } from '../shared/jobs.js';
+import { createMoverJob, jobPodsOf } from '../shared/jobs.js';
 import { MANAGED_SELECTOR } from '../shared/mover.js';
 import {
   BackupKind,
@@ -39,7 +39,6 @@ import {
   VirtualMachineKind,
 } from '../shared/kinds.js';
 import { lastProgress } from '../shared/mover-output.js';
-import { labelValue } from '../shared/names.js';
 import { repositoryAccess } from '../shared/repository.js';
 import { acquireServerLock, releaseServerLock, type LockHolder } from '../shared/serverlock.js';
 import type { ControllerSettings } from '../shared/settings.js';
@@ -304,17 +303,8 @@ class RestoreRun {
     });
   }
 
-  /** The Job's pods: cached while it runs, from the API once it has ended (the result must be there). */
-  private async jobPods(job: V1Job): Promise<V1Pod[]> {
-    if (jobState(job).state === 'running')
-      return podsOfJob(
-        job,
-        this.ctx.cache.list(Kinds.Pod, { namespace: this.ns, labels: restoreChildLabels(this.name) }),
-      );
-    const pods = await this.client.list(Kinds.Pod, this.ns, {
-      labelSelector: `${LABEL_RESTORE}=${labelValue(this.name)}`,
-    });
-    return podsOfJob(job, pods.items);
+  private jobPods(job: V1Job): Promise<V1Pod[]> {
+    return jobPodsOf(this.ctx, job, restoreChildLabels(this.name));
   }
 
   async restoring(): Promise<ReconcileResult | void> {

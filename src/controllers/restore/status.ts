@@ -12,8 +12,9 @@ export type RestoreOutcome =
   | { state: 'succeeded'; volumes: VolumeRestoreStatus[] }
   | { state: 'failed'; reason: string; message: string; volumes: VolumeRestoreStatus[] };
 
-/** Reason for a mover exit code during restore. */
-export function restoreReason(exitCode: number): string {
+/** Reason for a mover exit code (and the error code from its summary, when known) during restore. */
+export function restoreReason(exitCode: number, errorCode?: string): string {
+  if (errorCode === 'TargetUnwritable') return Reason.TargetUnwritable;
   if (exitCode === 5) return Reason.CorruptData;
   if (exitCode === 6) return Reason.TargetTooSmall;
   if (exitCode === 7) return Reason.StorageFailure;
@@ -42,8 +43,7 @@ export function restoreOutcome(job: V1Job, pods: V1Pod[]): RestoreOutcome {
     } else if (o?.state === 'failed') {
       const msg = `volume ${name} (PVC ${pvc}): restore failed, mover exited ${o.exitCode} (${exitMeaning(o.exitCode)}): ${o.error.message}`;
       failures.push(msg);
-      if (reason === Reason.RestoreFailed)
-        reason = o.error.code === 'TargetUnwritable' ? Reason.TargetUnwritable : restoreReason(o.exitCode);
+      if (reason === Reason.RestoreFailed) reason = restoreReason(o.exitCode, o.error.code);
       volumes.push({ name, pvc, message: msg.slice(0, 1024) });
     } else {
       volumes.push({ name, pvc, message: 'restore did not finish' });

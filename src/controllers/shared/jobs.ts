@@ -1,9 +1,11 @@
-/** Reading a Job's outcome as the Job controller reports it (conditions Complete / Failed). */
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+/** Reading a Job's outcome as the Job controller reports it (conditions Complete / Failed), and its pods. */
+import type { KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../../api/labels.js';
 import type { KubeClient } from '../../runtime/client.js';
 import { isAlreadyExists } from '../../runtime/errors.js';
-import { Kinds } from '../../runtime/kinds.js';
+import { Kinds, type ResourceKind } from '../../runtime/kinds.js';
+import type { ReconcileContext } from '../../runtime/reconciler.js';
+import { selectorString } from './selector.js';
 
 /** `running`, `complete` or `failed`, with the Job controller's reason and message when failed. */
 export type JobState =
@@ -50,4 +52,33 @@ export async function createMoverJob(client: KubeClient, job: V1Job): Promise<V1
     }
   }
   return client.create(Kinds.Job, job);
+}
+
+/**
+ * The objects of `kind` in `namespace` that the controllers made (managed-by csbs-operator) and that
+ * carry every label of `labels`: from the informer cache, or when `fresh`, from the API (for decisions
+ * that must not rest on a lagging cache: a finished Job's result, the last cleanup before a finalizer
+ * goes). Either way an object someone else labelled alike is never read, nor deleted.
+ */
+export async function listChildren<T extends KubernetesObject>(
+  ctx: Pick<ReconcileContext, 'client' | 'cache'>,
+  kind: ResourceKind<T>,
+  namespace: string,
+  labels: Record<string, string>,
+  fresh: boolean,
+): Promise<T[]> {
+  const ours = { ...labels, [LABEL_MANAGED_BY]: MANAGED_BY };
+  if (!fresh) return ctx.cache.list(kind, { namespace, labels: ours });
+  return (await ctx.client.list(kind, namespace, { labelSelector: selectorString({ matchLabels: ours }) }))
+    .items;
+}
+
+/** The pods of a Job labelled `labels`: cached while it runs, from the API once it has ended. */
+export async function jobPodsOf(
+  ctx: Pick<ReconcileContext, 'client' | 'cache'>,
+  job: V1Job,
+  labels: Record<string, string>,
+): Promise<V1Pod[]> {
+  const ns = job.metadata?.namespace ?? '';
+  return podsOfJob(job, await listChildren(ctx, Kinds.Pod, ns, labels, jobState(job).state !== 'running'));
 }

@@ -101,7 +101,6 @@ export async function restore(repo: Repository, options: RestoreOptions): Promis
   }
   // Before the lock and the index: a target the mover may not write (or create) fails at once.
   await fsp.access(existing ? target : dirname(target), fsp.constants.W_OK).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // reported when it is created
     throw unwritable(err);
   });
   if (options.onlyChanged && !existing) {

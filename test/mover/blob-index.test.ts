@@ -50,6 +50,10 @@ describe('mover/repository/blob-index', () => {
         entries: ids.slice(p * 100, p * 100 + 100).map((id, k) => entry(id, p * 100 + k)),
       });
     expect(idx.size).to.equal(70_000);
+    // A pack's entries come back whole from past the first 64 Ki-entry segment (what gc rewrites).
+    expect(idx.packEntries('pack-699')?.entries).to.deep.equal(
+      ids.slice(69_900).map((id, k) => entry(id, 69_900 + k)),
+    );
     ids.forEach((id, i) => expect(idx.get(id)?.offset, `id ${i}`).to.equal(i));
     const other = Buffer.from(ids[140]!);
     other[31]! ^= 1;

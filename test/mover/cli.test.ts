@@ -189,6 +189,27 @@ describe('csbs mover (CLI, directory repository)', function () {
     expect(s.type).to.equal('Full');
   });
 
+  it('a volume that ends in a short block restores byte for byte; a target in a missing directory exits 6', async () => {
+    const odd = path.join(t.dir, 'odd.img');
+    makeVolume(odd, (1 << 20) + 12345, 3);
+    const s = await ok(['backup', '--repo', repo, '--source', odd]);
+    const out = path.join(t.dir, 'odd-out.img');
+    await ok(['restore', '--repo', repo, '--manifest', s.manifest as string, '--target', out]);
+    expect(statSync(out).size).to.equal((1 << 20) + 12345);
+    expect(sha256(out)).to.equal(sha256(odd));
+    const r = await mover([
+      'restore',
+      '--repo',
+      repo,
+      '--manifest',
+      s.manifest as string,
+      '--target',
+      path.join(t.dir, 'no-such-dir', 'x.img'),
+    ]);
+    expect(r.code, r.stderr).to.equal(6);
+    expect(r.last.error).to.include({ code: 'TargetUnwritable' });
+  });
+
   it('unknown manifest or parent exits 4; a target smaller than the volume exits 6 and is not written', async () => {
     const full = await ok(['backup', '--repo', repo, '--source', vol]);
     const r1 = await mover([

@@ -128,9 +128,7 @@ describe('controllers/backup/desired', () => {
       // Non-root; the device group only where a source is a raw block device.
       const security = job.spec?.template.spec?.securityContext;
       expect(security).to.include({ runAsNonRoot: true, runAsUser: 65532 });
-      expect(security?.supplementalGroups).to.deep.equal(
-        c.volumes.some((v) => v.block) ? [settings.blockDeviceGroup] : undefined,
-      );
+      expect(security?.supplementalGroups).to.deep.equal([6], 'the disk group for the Block volume');
       const vols = job.spec?.template.spec?.volumes ?? [];
       expect(vols[0]).to.deep.equal({ name: 'repository', persistentVolumeClaim: { claimName: 'repo-pvc' } });
       expect(vols.slice(1).map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(
@@ -141,6 +139,19 @@ describe('controllers/backup/desired', () => {
       );
     });
   }
+
+  it('an upload Job of Filesystem volumes only joins no device group', () => {
+    const job = uploadJob({
+      backup: bk,
+      server: { kind: 'VirtualMachine', name: 'vm1' },
+      parentBackup: undefined,
+      volumes: [{ ...fsVol, claimName: 'tmp-data' }],
+      repo,
+      settings,
+    });
+    expect(job.spec?.template.spec?.securityContext).to.include({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(job.spec?.template.spec?.securityContext?.supplementalGroups).to.equal(undefined);
+  });
 
   it('delete Job lists every manifest and runs non-root, for a filesystem and an S3 repository', () => {
     const job = deleteJob({ backup: bk, manifests: ['m1', 'm2'], repo, settings });

@@ -179,5 +179,17 @@ describe('controllers/restore', () => {
       );
     }
     expect(restoreOutcome(aJob('ns', 'r-restore').from(base).result(), []).state).to.equal('running');
+    // Exit 6 is a target too small or one the mover may not write: the summary's code tells which.
+    const reasonOf = (code: string) => {
+      const o = restoreOutcome(failed, [
+        aPod(failed, 'p')
+          .exited(c0, 6, `{"error":{"code":"${code}","message":"cannot use target"},"exitCode":6}`)
+          .exited(c1, 0, '{"bytesWritten":0}')
+          .result(),
+      ]);
+      return o.state === 'failed' ? o.reason : o.state;
+    };
+    expect(reasonOf('TargetUnwritable')).to.equal('TargetUnwritable');
+    expect(reasonOf('TargetTooSmall')).to.equal('TargetTooSmall');
   });
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
 import { Kinds } from '../../src/runtime/kinds.js';
 import type { Backup } from '../../src/api/types.js';
+import { acquireServerLock, serverLockName } from '../../src/controllers/shared/serverlock.js';
 import {
   type Cluster,
   Controller,
@@ -20,6 +21,7 @@ import {
   leftovers,
   oneOff,
   openCluster,
+  pvc,
   restoreAndWait,
   scribble,
   testSettings,
@@ -373,6 +375,59 @@ describe('e2e: backups and restores through the controller', function () {
     expect(b.status?.phase).to.equal('Failed');
     expect(b.status?.message).to.match(/^volume root \(PVC vm5-root\): upload failed, mover exited 128/);
     await noLeftovers(cluster, ns);
+  });
+
+  it("deleting a Backup deletes its children, never another's object labelled alike", async () => {
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'foreign');
+    await createRepository(c, ns);
+    await createVM(c, ns, 'vm9', [{ name: 'root', size: '8Mi' }]);
+    await repositoryReady(cluster, ns);
+    await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm9' } });
+    const b = await backupOf(c, ns, 'req');
+    expect(b.status?.phase, b.status?.message).to.equal('Available');
+    const name = b.metadata.name ?? '';
+    // Someone else's claim that happens to carry the backup's child label, but not managed-by.
+    await c.create(
+      Kinds.PersistentVolumeClaim,
+      pvc(ns, 'not-ours', '1Mi', true, { 'csbs.dev/backup': name }),
+    );
+    await c.delete(Kinds.Backup, ns, name);
+    await waitFor(`Backup ${name} gone`, async () => !(await c.tryGet(Kinds.Backup, ns, name)));
+    expect(await c.tryGet(Kinds.PersistentVolumeClaim, ns, 'not-ours')).to.not.equal(undefined);
+    await c.delete(Kinds.PersistentVolumeClaim, ns, 'not-ours');
+    await noLeftovers(cluster, ns);
+  });
+
+  it('a backup that took its server and then waits (PVC not bound) lets the server go', async () => {
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'waitlock');
+    await createRepository(c, ns);
+    await repositoryReady(cluster, ns);
+    // A claim of the group bound ahead to a volume that does not exist: it stays Pending.
+    const claim = pvc(ns, 'stuck', '1Mi', true, { 'csbs.dev/server': 'g' });
+    claim.spec!.volumeName = 'no-such-pv';
+    await c.create(Kinds.PersistentVolumeClaim, claim);
+    // As if the Backup had taken the lock and then gone back to waiting (a crash between the two).
+    const server = { kind: 'PVCGroup', name: 'g' } as const;
+    expect(await acquireServerLock(c, ns, server, 'Backup/manualbk-held', async () => true)).to.deep.equal({
+      acquired: true,
+    });
+    await oneOff(c, ns, 'req', { server, backupName: 'manualbk_held' });
+    await waitFor('Backup manualbk-held waiting for its PVC', async () => {
+      const x = await c.tryGet(Kinds.Backup, ns, 'manualbk-held');
+      return x?.status?.conditions?.find((k) => k.type === 'Progressing')?.reason === 'PVCNotBound';
+    });
+    // Released while it still waits (it fails, and would release anyway, only after the 30 s grace).
+    await waitFor(
+      'the server lock released',
+      async () => !(await c.tryGet(Kinds.Lease, ns, serverLockName(server))),
+      10_000,
+    );
+    expect((await c.get(Kinds.Backup, ns, 'manualbk-held')).status?.phase).to.equal('Pending');
+    await c.delete(Kinds.OneOffBackup, ns, 'req');
+    await c.delete(Kinds.Backup, ns, 'manualbk-held');
+    await c.delete(Kinds.PersistentVolumeClaim, ns, 'stuck');
   });
 
   it('a block device the mover Job may not open fails the backup naming the user and the fix (sandbox)', async function () {

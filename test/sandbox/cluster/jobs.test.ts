@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { BatchV1Api, CoreV1Api, Log, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import type { Sandbox } from '../../../src/sandbox/index.js';
@@ -242,6 +242,47 @@ describe('sandbox cluster: Job controller and kubelet', function () {
     });
     expect(pod.status?.phase).to.equal('Succeeded');
     expect(await readFile(`${await sb.cluster!.volumePath(ns, 'data')}/uid`, 'utf8')).to.equal('1234\ntok');
+  });
+
+  it('applies fsGroup with OnRootMismatch only to a volume whose root lacks the group, and never to a Block volume', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // only root can hand files to other users
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: ns,
+      body: pvc('repo', '1Mi', 'Filesystem'),
+    });
+    await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvc('dev', '1Mi', 'Block') });
+    const run = async (name: string, policy: 'Always' | 'OnRootMismatch', script: string) => {
+      await batch.createNamespacedJob({
+        namespace: ns,
+        body: shJob(name, script, {
+          pod: {
+            securityContext: {
+              runAsUser: 1234,
+              runAsGroup: 1234,
+              fsGroup: 2345,
+              fsGroupChangePolicy: policy,
+            },
+            volumes: [
+              { name: 'repo', persistentVolumeClaim: { claimName: 'repo' } },
+              { name: 'dev', persistentVolumeClaim: { claimName: 'dev' } },
+            ],
+          },
+          container: {
+            volumeMounts: [{ name: 'repo', mountPath: '/repo' }],
+            volumeDevices: [{ name: 'dev', devicePath: '/dev/xvda' }],
+          },
+        }),
+      });
+      return (await finished(name)).status?.succeeded === 1;
+    };
+    expect(await run('first', 'OnRootMismatch', 'echo hi > /repo/a')).to.equal(true);
+    // A file root writes afterwards (0600, root's group): the volume's root still matches.
+    const late = `${await sb.cluster!.volumePath(ns, 'repo')}/late`;
+    await writeFile(late, 'secret', { mode: 0o600 });
+    expect(await run('skipped', 'OnRootMismatch', 'cat /repo/late')).to.equal(false);
+    expect(await run('walked', 'Always', 'cat /repo/late')).to.equal(true);
+    const dev = await stat(await sb.cluster!.volumePath(ns, 'dev'));
+    expect([dev.uid, dev.gid, dev.mode & 0o777]).to.deep.equal([0, 6, 0o660]);
   });
 
   it('reports a killed process, a paused kubelet and an injected start failure', async () => {

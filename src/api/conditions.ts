@@ -96,6 +96,13 @@ export const Reason = {
   TargetTooSmall: 'TargetTooSmall',
   TargetUnwritable: 'TargetUnwritable',
   StorageFailure: 'StorageFailure',
+  /** Restore: a NewPVCs target PVC exists already and was not created by this restore. */
+  TargetExists: 'TargetExists',
+  /** Restore: the VirtualMachine was started (or its spec changed) while its disks were written. */
+  ServerStartedDuringRestore: 'ServerStartedDuringRestore',
+  // pods
+  /** A mover pod cannot start (missing Secret, image pull, unschedulable) within the grace time. */
+  PodCannotStart: 'PodCannotStart',
 } as const;
 /** One of the reasons above. */
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -37,6 +37,11 @@ export const ANNOTATION_ORIGINAL_RUN_STRATEGY = 'csbs.dev/original-run-strategy'
 /** On a VirtualMachine or Backup: name of the Restore currently using it (one operation per server). */
 export const ANNOTATION_RESTORE_IN_PROGRESS = 'csbs.dev/restore-in-progress';
 
+/** On a PVC a NewPVCs restore created: the Restore's uid. A restore writes only PVCs carrying its own. */
+export const ANNOTATION_CREATED_BY_RESTORE = 'csbs.dev/created-by-restore';
+/** On a VirtualMachine halted for a restore: its metadata.generation once halted (a spec change shows). */
+export const ANNOTATION_HALTED_GENERATION = 'csbs.dev/halted-generation';
+
 /** On Backup: its manifests leave the repository (a mover delete Job) before the object goes. */
 export const FINALIZER_DELETE_BACKUP_DATA = 'csbs.dev/delete-backup-data';
 /** On BackupRepository: kept while Backups still reference it, so data is never orphaned silently. */

@@ -300,7 +300,7 @@ describe('e2e: backups and restores through the controller', function () {
     );
     const r = await restoreAndWait(c, ns, 'r', { backupRef: { name: 'manualbk-0000' } });
     expect(r.status?.message).to.equal(
-      `Backup manualbk-0000 not found in namespace ${ns}: fix spec.backupRef`,
+      `Backup manualbk-0000 not found in namespace ${ns} after waiting 3s: fix spec.backupRef`,
     );
     expect(r.status?.conditions?.find((x) => x.type === 'Failed')?.reason).to.equal('BackupNotFound');
   });

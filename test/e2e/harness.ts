@@ -85,6 +85,7 @@ export function testSettings(): ControllerSettings {
   s.snapshotTimeoutMs = 120_000;
   s.vmStopTimeoutMs = 60_000;
   s.repositoryRetryMs = 2_000;
+  s.backupWaitMs = 3_000;
   return s;
 }
 

@@ -77,6 +77,7 @@ import {
 } from './desired.js';
 import {
   ACTIVE_BACKUP_PHASES,
+  availableMessage,
   combinedProgress,
   latestAvailable,
   manifestsOf,
@@ -741,7 +742,7 @@ class BackupRun {
       totals,
       completionTime: now,
       progress: { percent: 100, bytesDone: totals.sizeBytes ?? 0, bytesTotal: totals.sizeBytes ?? 0 },
-      message: `${outcome.type} backup of ${outcome.volumes.length} volume(s): ${totals.uploadedBytes ?? 0} bytes uploaded`,
+      message: availableMessage({ type: outcome.type, volumes: outcome.volumes, totals }),
       conditions: this.conditions([
         this.cond(
           ConditionType.Uploaded,
@@ -791,14 +792,13 @@ class BackupRun {
     const phase = this.backup.status?.phase;
     if (phase !== BackupPhase.Available && phase !== BackupPhase.Restoring) return;
     const restoring = await this.activeRestores(false);
+    // Status says what is true now: who reads it at this moment, or what it holds.
     const want = restoring.length ? BackupPhase.Restoring : BackupPhase.Available;
-    if (want !== phase)
-      await this.writeStatus({
-        phase: want,
-        message: restoring.length
-          ? `being restored by ${restoring.map((r) => r.metadata.name).join(', ')}`
-          : this.backup.status?.message,
-      });
+    const message = restoring.length
+      ? `being restored by ${restoring.map((r) => r.metadata.name).join(', ')}`
+      : availableMessage(this.backup.status);
+    if (want !== phase || message !== this.backup.status?.message)
+      await this.writeStatus({ phase: want, message });
     return restoring.length ? this.poll : undefined;
   }
 

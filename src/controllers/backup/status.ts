@@ -6,7 +6,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { BackupPhase, BackupType, type Reason } from '../../api/conditions.js';
 import { humanBytes } from '../../api/quantity.js';
-import type { Backup, BackupTotals, Progress, VolumeBackupStatus } from '../../api/types.js';
+import type { Backup, BackupStatus, BackupTotals, Progress, VolumeBackupStatus } from '../../api/types.js';
 import { jobState } from '../shared/jobs.js';
 import {
   type MoverProgress,
@@ -191,4 +191,10 @@ export function parentManifests(parent: Backup | undefined): Map<string, string>
 /** Every manifest id a Backup's data lives in. */
 export function manifestsOf(backup: Backup): string[] {
   return (backup.status?.volumes ?? []).map((v) => v.manifestID).filter((m): m is string => Boolean(m));
+}
+
+/** The message of an Available backup: what it holds, whatever happened to it since (restores). */
+export function availableMessage(status: BackupStatus | undefined): string {
+  const volumes = status?.volumes?.length ?? 0;
+  return `${status?.type ?? 'Full'} backup of ${volumes} volume(s): ${status?.totals?.uploadedBytes ?? 0} bytes uploaded`;
 }

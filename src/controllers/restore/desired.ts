@@ -6,6 +6,8 @@
 import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Volume } from '@kubernetes/client-node';
 import { RestoreMode } from '../../api/conditions.js';
 import {
+  ANNOTATION_CREATED_BY_RESTORE,
+  ANNOTATION_HALTED_GENERATION,
   ANNOTATION_ORIGINAL_RUN_STRATEGY,
   ANNOTATION_RESTORE_IN_PROGRESS,
   LABEL_MANAGED_BY,
@@ -90,7 +92,10 @@ export function plannedVolumes(
   return { volumes };
 }
 
-/** A new PVC for a NewPVCs restore: the backed-up size and mode, the requested or original class. */
+/**
+ * A new PVC for a NewPVCs restore: the backed-up size and mode, the requested or original class. It
+ * carries the Restore's uid, the only proof that this restore created it and may write into it.
+ */
 export function newPVC(restore: Restore, v: RestoreVolume): V1PersistentVolumeClaim {
   const sc = restore.spec.target?.storageClassName ?? v.source.storageClassName;
   return {
@@ -100,6 +105,7 @@ export function newPVC(restore: Restore, v: RestoreVolume): V1PersistentVolumeCl
       name: v.claimName,
       namespace: restore.metadata.namespace,
       labels: restoreChildLabels(restore.metadata.name ?? ''),
+      annotations: { [ANNOTATION_CREATED_BY_RESTORE]: restore.metadata.uid ?? '' },
     },
     spec: {
       accessModes: v.source.accessModes?.length ? v.source.accessModes : ['ReadWriteOnce'],
@@ -108,6 +114,12 @@ export function newPVC(restore: Restore, v: RestoreVolume): V1PersistentVolumeCl
       ...(sc ? { storageClassName: sc } : {}),
     },
   };
+}
+
+/** Whether `pvc` was created by `restore` (same uid), so the restore may write into it. */
+export function createdBy(pvc: V1PersistentVolumeClaim, restore: Restore): boolean {
+  const uid = pvc.metadata?.annotations?.[ANNOTATION_CREATED_BY_RESTORE];
+  return Boolean(uid) && uid === restore.metadata.uid;
 }
 
 /** The restore Job: one mover per volume, `--only-changed` when writing over existing data. */
@@ -185,13 +197,45 @@ export function haltPatch(vm: VirtualMachine, restore: string): Record<string, u
   };
 }
 
+/**
+ * Merge patch recording the VM's generation once it is halted. Any later spec change (someone setting
+ * `runStrategy: Always`, even briefly) moves the generation, so the restore notices it after the fact.
+ */
+export function haltedGenerationPatch(vm: VirtualMachine): Record<string, unknown> {
+  return {
+    metadata: { annotations: { [ANNOTATION_HALTED_GENERATION]: String(vm.metadata?.generation ?? 0) } },
+  };
+}
+
+/**
+ * What disturbed a VM held halted for a restore, or undefined when it stayed halted: its run strategy
+ * changed, its spec changed since it was halted, or an instance of it exists and is not finished.
+ */
+export function haltDisturbed(
+  vm: VirtualMachine,
+  vmi: { status?: { phase?: string } } | undefined,
+): string | undefined {
+  const strategy = currentRunStrategy(vm);
+  if (strategy !== 'Halted') return `its runStrategy was set to ${strategy}`;
+  const halted = vm.metadata?.annotations?.[ANNOTATION_HALTED_GENERATION];
+  if (halted !== undefined && halted !== String(vm.metadata?.generation ?? 0))
+    return `its spec changed (generation ${halted} -> ${vm.metadata?.generation ?? 0})`;
+  if (vmi && !['Succeeded', 'Failed'].includes(vmi.status?.phase ?? ''))
+    return `an instance of it is ${vmi.status?.phase ?? 'starting'}`;
+  return undefined;
+}
+
 /** Merge patch putting the VM's recorded run strategy back (start it) and dropping our annotations. */
 export function startPatch(vm: VirtualMachine): Record<string, unknown> {
   const original = vm.metadata?.annotations?.[ANNOTATION_ORIGINAL_RUN_STRATEGY];
   const strategy = original && original !== 'Halted' ? original : 'Always';
   return {
     metadata: {
-      annotations: { [ANNOTATION_ORIGINAL_RUN_STRATEGY]: null, [ANNOTATION_RESTORE_IN_PROGRESS]: null },
+      annotations: {
+        [ANNOTATION_ORIGINAL_RUN_STRATEGY]: null,
+        [ANNOTATION_RESTORE_IN_PROGRESS]: null,
+        [ANNOTATION_HALTED_GENERATION]: null,
+      },
     },
     spec: { runStrategy: strategy },
   };
@@ -199,5 +243,7 @@ export function startPatch(vm: VirtualMachine): Record<string, unknown> {
 
 /** Merge patch dropping the in-progress mark but leaving the VM halted (failed or no power-on). */
 export function leaveHaltedPatch(): Record<string, unknown> {
-  return { metadata: { annotations: { [ANNOTATION_RESTORE_IN_PROGRESS]: null } } };
+  return {
+    metadata: { annotations: { [ANNOTATION_RESTORE_IN_PROGRESS]: null, [ANNOTATION_HALTED_GENERATION]: null } },
+  };
 }

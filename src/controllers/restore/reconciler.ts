@@ -4,6 +4,13 @@
  * (the remembered strategy put back when powerOnAfterRestore) -> Completed, or Failed with the volume and
  * what the mover said. A failed in-place restore leaves the VM halted with a condition saying why: a
  * half-restored disk must never silently boot.
+ *
+ * Two rules keep a restore from writing the wrong disk. A NewPVCs restore writes only PVCs it created
+ * itself (they carry its uid) and removes them again if it fails. An in-place restore holds its VM with
+ * `runStrategy: Halted`; KubeVirt has no lock a third party can hold (its own `restoreInProgress` belongs
+ * to its snapshot controller), so every poll checks that the VM is still halted, its spec unchanged
+ * since (the generation recorded on it) and no instance of it running, and again before power-on. A VM
+ * started under the restore is halted again, the Job stopped, and the restore fails saying so.
  */
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { BackupPhase, ConditionType, Reason, RestorePhase } from '../../api/conditions.js';
@@ -43,7 +50,10 @@ import { repositoryAccess } from '../shared/repository.js';
 import { acquireServerLock, releaseServerLock, type LockHolder } from '../shared/serverlock.js';
 import type { ControllerSettings } from '../shared/settings.js';
 import {
+  createdBy,
+  haltDisturbed,
   haltPatch,
+  haltedGenerationPatch,
   inPlace,
   leaveHaltedPatch,
   newPVC,
@@ -176,11 +186,20 @@ class RestoreRun {
   async pending(): Promise<ReconcileResult | void> {
     const backup = await this.backup();
     const ref = this.restore.spec.backupRef.name;
-    if (!backup)
+    if (!backup) {
+      const created = new Date(String(this.restore.metadata.creationTimestamp ?? '')).getTime();
+      const waited = this.ctx.clock.nowMs() - (Number.isNaN(created) ? this.ctx.clock.nowMs() : created);
+      const limit = Math.round(this.settings.backupWaitMs / 1000);
+      if (waited < this.settings.backupWaitMs)
+        return this.wait(
+          Reason.BackupNotFound,
+          `waiting for Backup ${ref} to appear in namespace ${this.ns} (manifests may arrive in any order); fails after ${limit}s`,
+        );
       return this.fail(
         Reason.BackupNotFound,
-        `Backup ${ref} not found in namespace ${this.ns}: fix spec.backupRef`,
+        `Backup ${ref} not found in namespace ${this.ns} after waiting ${limit}s: fix spec.backupRef`,
       );
+    }
     const phase = backup.status?.phase;
     if (phase === BackupPhase.Failed || phase === BackupPhase.Deleting || backup.metadata.deletionTimestamp)
       return this.fail(
@@ -194,6 +213,10 @@ class RestoreRun {
       );
     const plan = plannedVolumes(this.restore, backup);
     if ('error' in plan) return this.fail(Reason.VolumeNotInBackup, plan.error);
+    if (!inPlace(this.restore)) {
+      const taken = await this.foreignTargets(plan.volumes.map((v) => v.claimName));
+      if (taken.length) return this.failTargetsExist(taken);
+    }
     if (inPlace(this.restore)) {
       const missing = [];
       for (const v of plan.volumes)
@@ -245,6 +268,77 @@ class RestoreRun {
     );
   }
 
+  /** Target PVCs that exist and were not created by this restore: a NewPVCs restore never writes them. */
+  private async foreignTargets(claims: string[]): Promise<string[]> {
+    const taken: string[] = [];
+    for (const claim of claims) {
+      const pvc = await this.client.tryGet(Kinds.PersistentVolumeClaim, this.ns, claim);
+      if (pvc && !createdBy(pvc, this.restore)) taken.push(claim);
+    }
+    return taken;
+  }
+
+  private failTargetsExist(taken: string[]): Promise<ReconcileResult> {
+    return this.fail(
+      Reason.TargetExists,
+      `PVC ${taken.join(', ')} already exist${taken.length > 1 ? '' : 's'} in namespace ${this.ns} and ${taken.length > 1 ? 'were' : 'was'} not created by this restore: a NewPVCs restore never writes into an existing PVC; choose another spec.target.pvcNamePrefix or delete ${taken.length > 1 ? 'them' : 'it'} first. Nothing was written`,
+    );
+  }
+
+  /**
+   * A NewPVCs restore that failed removes the PVCs it created: half-written copies must not look like
+   * good ones. Returns what the message should add.
+   */
+  private async removeCreatedPVCs(): Promise<string> {
+    if (inPlace(this.restore)) return '';
+    const removed: string[] = [];
+    for (const v of this.restore.status?.volumes ?? []) {
+      const pvc = await this.client.tryGet(Kinds.PersistentVolumeClaim, this.ns, v.pvc);
+      if (!pvc || !createdBy(pvc, this.restore)) continue;
+      await this.client.delete(Kinds.PersistentVolumeClaim, this.ns, v.pvc, { ignoreNotFound: true });
+      removed.push(v.pvc);
+    }
+    return removed.length ? `; removed the new PVC(s) ${removed.join(', ')} it had created` : '';
+  }
+
+  /**
+   * The VM of an in-place restore, checked to be still held halted. When it was started (or its spec
+   * changed) under the restore, halts it again, stops the Job and fails: the disks were in use while
+   * written, or could have been.
+   */
+  private async heldVM(backup: Backup): Promise<{ failed: ReconcileResult } | { ok: true }> {
+    if (!this.vmInPlace(backup)) return { ok: true };
+    const vmName = backup.spec.server.name;
+    const vm = await this.client.tryGet(VirtualMachineKind, this.ns, vmName);
+    if (!vm)
+      return {
+        failed: await this.fail(Reason.ServerNotFound, `VirtualMachine ${vmName} disappeared during the restore`),
+      };
+    const vmi = await this.client.tryGet(VirtualMachineInstanceKind, this.ns, vmName);
+    const why = haltDisturbed(vm, vmi);
+    if (!why) return { ok: true };
+    await this.client.delete(Kinds.Job, this.ns, restoreJobName(this.name), {
+      propagationPolicy: 'Background',
+      ignoreNotFound: true,
+    });
+    // Halted again, without our in-progress mark: the failure below says why it stays halted.
+    await this.client.patch(VirtualMachineKind, this.ns, vmName, {
+      ...leaveHaltedPatch(),
+      spec: haltPatch(vm, this.name).spec,
+    });
+    const message = `VirtualMachine ${vmName} was started during the restore (${why}): its disks may have been in use while they were written, so they may be inconsistent. The restore Job was stopped and the VM halted again; restore again and keep the VM stopped until the restore completes`;
+    return {
+      failed: await this.fail(Reason.ServerStartedDuringRestore, message, [
+        {
+          type: ConditionType.ServerStopped,
+          status: 'True',
+          reason: Reason.ServerStartedDuringRestore,
+          message: `VirtualMachine ${vmName} halted again because it was started during the restore: its disks may be partly restored; restore again before starting it`,
+        },
+      ]),
+    };
+  }
+
   private async wait(reason: string, message: string): Promise<ReconcileResult> {
     await this.write({
       phase: RestorePhase.Pending,
@@ -289,6 +383,8 @@ class RestoreRun {
       }
       return this.poll;
     }
+    // From here on the VM must stay as it is now: remember its generation to notice any change.
+    await this.client.patch(VirtualMachineKind, this.ns, vmName, haltedGenerationPatch(vm));
     await this.write({
       phase: RestorePhase.Restoring,
       message: `VirtualMachine ${vmName} stopped; restoring`,
@@ -311,6 +407,8 @@ class RestoreRun {
     const backup = await this.backup();
     if (!backup)
       return this.fail(Reason.BackupNotFound, `Backup ${this.restore.spec.backupRef.name} disappeared`);
+    const held = await this.heldVM(backup);
+    if ('failed' in held) return held.failed;
     let job = await this.client.tryGet(Kinds.Job, this.ns, restoreJobName(this.name));
     if (!job) {
       const plan = plannedVolumes(this.restore, backup);
@@ -328,6 +426,15 @@ class RestoreRun {
           } catch (err) {
             if (!isAlreadyExists(err)) throw err;
           }
+        }
+        // Someone may have created one of them since Pending: only our own PVCs are written.
+        const taken = await this.foreignTargets(plan.volumes.map((v) => v.claimName));
+        if (taken.length) {
+          const removed = await this.removeCreatedPVCs();
+          return this.fail(
+            Reason.TargetExists,
+            `PVC ${taken.join(', ')} appeared in namespace ${this.ns} before this restore could create ${taken.length > 1 ? 'them' : 'it'}: a NewPVCs restore never writes into a PVC it did not create; choose another spec.target.pvcNamePrefix. Nothing was written${removed}`,
+          );
         }
       }
       try {
@@ -375,7 +482,7 @@ class RestoreRun {
           ],
         );
       }
-      return this.fail(outcome.reason, outcome.message);
+      return this.fail(outcome.reason, `${outcome.message}${await this.removeCreatedPVCs()}`);
     }
     const bytes = outcome.volumes.reduce((n, v) => n + (v.restoredBytes ?? 0), 0);
     const powerOn = this.restore.spec.powerOnAfterRestore ?? true;
@@ -439,6 +546,11 @@ class RestoreRun {
 
   async starting(): Promise<ReconcileResult | void> {
     const backup = await this.backup();
+    // Re-checked right before power-on: a start between the last poll and the Job's end shows here.
+    if (backup) {
+      const held = await this.heldVM(backup);
+      if ('failed' in held) return held.failed;
+    }
     const vmName = backup?.spec.server.name ?? '';
     const vm = backup ? await this.client.tryGet(VirtualMachineKind, this.ns, vmName) : undefined;
     if (vm && vm.metadata?.annotations?.[ANNOTATION_RESTORE_IN_PROGRESS] === this.name) {
@@ -498,6 +610,8 @@ class RestoreRun {
           untouched ? startPatch(vm) : leaveHaltedPatch(),
         );
     }
+    // Copies of a restore that never completed are half-written: they go with it.
+    if (this.restore.status?.phase !== RestorePhase.Completed) await this.removeCreatedPVCs();
     if (backup) await releaseServerLock(this.client, this.ns, backup.spec.server, this.holder);
     await removeFinalizer(this.client, RestoreKind, this.restore, FINALIZER_RESTORE_CLEANUP);
   }

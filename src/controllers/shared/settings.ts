@@ -14,6 +14,16 @@ export interface ControllerSettings {
   snapshotTimeoutMs: number;
   /** Longest wait for a VM to stop before an in-place restore fails. */
   vmStopTimeoutMs: number;
+  /**
+   * How long a Restore waits for its Backup to appear before failing: GitOps tools apply manifests in
+   * any order, so a Restore may arrive before the Backup it names.
+   */
+  backupWaitMs: number;
+  /**
+   * How long a mover pod may sit unable to start (missing Secret, image pull error, unschedulable)
+   * before its Backup or Restore fails naming the cause and lets the server go.
+   */
+  podStartGraceMs: number;
   /** Delay before a failed repository check is tried again. */
   repositoryRetryMs: number;
   /** VolumeSnapshotClass for backups; undefined = the cluster's default class. */
@@ -40,7 +50,18 @@ export function defaultSettings(version: string, env: NodeJS.ProcessEnv = proces
     pvcBindGraceMs: 120_000,
     snapshotTimeoutMs: 30 * 60_000,
     vmStopTimeoutMs: 5 * 60_000,
+    backupWaitMs: 10 * 60_000,
+    podStartGraceMs: durationEnv(env, 'CSBS_POD_START_GRACE_SECONDS', 5 * 60_000),
     repositoryRetryMs: 60_000,
     ...(env.CSBS_SNAPSHOT_CLASS ? { snapshotClassName: env.CSBS_SNAPSHOT_CLASS } : {}),
   };
+}
+
+/** Milliseconds from an env var holding whole seconds, or the default; a bad value is an error naming it. */
+function durationEnv(env: NodeJS.ProcessEnv, name: string, defaultMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return defaultMs;
+  if (!/^\d+$/.test(raw))
+    throw new Error(`${name}=${JSON.stringify(raw)} is not a number of seconds: set it to e.g. 300`);
+  return Number(raw) * 1000;
 }

@@ -128,12 +128,16 @@ describe('controllers/restore', () => {
     ).to.equal('RerunOnFailure');
     expect(startPatch(halted)).to.deep.equal({
       metadata: {
-        annotations: { 'csbs.dev/original-run-strategy': null, 'csbs.dev/restore-in-progress': null },
+        annotations: {
+          'csbs.dev/original-run-strategy': null,
+          'csbs.dev/restore-in-progress': null,
+          'csbs.dev/halted-generation': null,
+        },
       },
       spec: { runStrategy: 'RerunOnFailure' },
     });
     expect(leaveHaltedPatch()).to.deep.equal({
-      metadata: { annotations: { 'csbs.dev/restore-in-progress': null } },
+      metadata: { annotations: { 'csbs.dev/restore-in-progress': null, 'csbs.dev/halted-generation': null } },
     });
   });
 

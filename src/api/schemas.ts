@@ -121,6 +121,7 @@ const serverRef = (description: string) =>
 
 const serverList = (description: string, maxItems: number) =>
   array(description, serverRef('One server.'), {
+    minItems: 1,
     maxItems,
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['kind', 'name'],
@@ -273,6 +274,12 @@ export const backupRepositorySpec = object(
           rule: 'has(self.filesystem) != has(self.s3)',
           messageExpression:
             "has(self.filesystem) ? 'set only one of backend.filesystem or backend.s3, not both' : 'set one of backend.filesystem or backend.s3'",
+        },
+        {
+          // A backend changed under its backups would start over empty and strand them.
+          rule: 'self == oldSelf',
+          message:
+            'backend is immutable: the backups stored in this repository live there; create a new BackupRepository for other storage',
         },
       ),
     ),
@@ -807,15 +814,16 @@ export const SCHEMAS = {
     oneOffBackupStatus,
   ),
   Backup: root(
-    "Backup is one backup of one server. Its name is spec.backupName with '_' replaced by '-'.",
+    "Backup is one backup of one server. Its name starts with spec.backupName with '_' replaced by '-' (the controller adds a suffix: display names may repeat, object names never do).",
     backupSpec,
     backupStatus,
     {
       'x-kubernetes-validations': [
         {
-          rule: "!has(self.metadata.name) || self.metadata.name == self.spec.backupName.replace('_', '-')",
+          // Display names may repeat; object names add a suffix that keeps them apart.
+          rule: "!has(self.metadata.name) || self.metadata.name.startsWith(self.spec.backupName.replace('_', '-'))",
           messageExpression:
-            "'metadata.name must be ' + self.spec.backupName.replace('_', '-') + ' (spec.backupName with _ replaced by -)'",
+            "'metadata.name must start with ' + self.spec.backupName.replace('_', '-') + ' (spec.backupName with _ replaced by -), e.g. ' + self.spec.backupName.replace('_', '-') + '-1a2b3c4d'",
           // Kubernetes only lets a rule point into declared fields, and metadata has none: point at backupName.
           fieldPath: '.spec.backupName',
         },

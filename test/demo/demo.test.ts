@@ -79,10 +79,10 @@ describe('csbs demo (end to end)', function () {
   it('prints the Backups as kubectl get backups does, then passes', () => {
     expect(out, context()).to.match(/^NAME\s+BACKUP NAME\s+SERVER\s+TYPE\s+PHASE\s+SIZE\s+UPLOADED\s+AGE$/m);
     expect(out, context()).to.match(
-      /^manualbk-[0-9a-f]{4}\s+manualbk_[0-9a-f]{4}\s+web-1\s+Full\s+Available\s+96Mi\s+2\d(\.\d+)?Mi\s+\d+s$/m,
+      /^manualbk-[0-9a-f]{4}-[0-9a-f]{8}\s+manualbk_[0-9a-f]{4}\s+web-1\s+Full\s+Available\s+96Mi\s+2\d(\.\d+)?Mi\s+\d+s$/m,
     );
     expect(out, context()).to.match(
-      /^manualbk-[0-9a-f]{4}\s+manualbk_[0-9a-f]{4}\s+web-1\s+Incremental\s+Available\s+96Mi\s+4(\.\d+)?Mi\s+\d+s$/m,
+      /^manualbk-[0-9a-f]{4}-[0-9a-f]{8}\s+manualbk_[0-9a-f]{4}\s+web-1\s+Incremental\s+Available\s+96Mi\s+4(\.\d+)?Mi\s+\d+s$/m,
     );
     expect(out, context()).to.match(/^demo passed in [\d.]+s$/m);
   });

@@ -414,7 +414,13 @@ describe('e2e: backups and restores through the controller', function () {
     expect(await acquireServerLock(c, ns, server, 'Backup/manualbk-held', async () => true)).to.deep.equal({
       acquired: true,
     });
-    await oneOff(c, ns, 'req', { server, backupName: 'manualbk_held' });
+    // Made by hand (as GitOps may), so its name is known before it exists.
+    await c.create(Kinds.Backup, {
+      apiVersion: 'csbs.dev/v1alpha1',
+      kind: 'Backup',
+      metadata: { name: 'manualbk-held', namespace: ns },
+      spec: { backupName: 'manualbk_held', origin: 'OneOff', server, repositoryRef: { name: 'repo' } },
+    } as Backup);
     await waitFor('Backup manualbk-held waiting for its PVC', async () => {
       const x = await c.tryGet(Kinds.Backup, ns, 'manualbk-held');
       return x?.status?.conditions?.find((k) => k.type === 'Progressing')?.reason === 'PVCNotBound';
@@ -426,7 +432,6 @@ describe('e2e: backups and restores through the controller', function () {
       10_000,
     );
     expect((await c.get(Kinds.Backup, ns, 'manualbk-held')).status?.phase).to.equal('Pending');
-    await c.delete(Kinds.OneOffBackup, ns, 'req');
     await c.delete(Kinds.Backup, ns, 'manualbk-held');
     await c.delete(Kinds.PersistentVolumeClaim, ns, 'stuck');
   });

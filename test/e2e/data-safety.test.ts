@@ -250,4 +250,244 @@ describe('e2e: data safety', function () {
     );
     expect(after.status?.message).to.equal(before);
   });
+
+  it('a BackupRepository stays while Backups use it, saying which; its maintenance Jobs go with it', async () => {
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'inuse');
+    await createRepository(c, ns);
+    const claims = await createVM(c, ns, 'vm4', [{ name: 'root', size: '8Mi' }]);
+    await repositoryReady(cluster, ns);
+    await fillRandom(cluster, ns, claims, 8);
+    await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm4' } });
+    const b = await backupOf(c, ns, 'req');
+    expect(b.status?.phase, b.status?.message).to.equal('Available');
+    const counted = await waitFor('backupCount 1', async () => {
+      const r = await c.get(Kinds.BackupRepository, ns, 'repo');
+      return r.status?.backupCount === 1 ? r : undefined;
+    });
+    expect(counted.metadata?.finalizers).to.include('csbs.dev/repository-in-use');
+
+    await c.delete(Kinds.BackupRepository, ns, 'repo');
+    const held = await waitFor('the deleted repository to say what it waits for', async () => {
+      const r = await c.tryGet(Kinds.BackupRepository, ns, 'repo');
+      return r?.status?.message?.startsWith('deletion waits') ? r : undefined;
+    });
+    expect(held.status?.message).to.contain(`1 Backup(s) store data in this repository (${b.metadata.name})`);
+    expect(held.status?.conditions?.find((x) => x.type === 'Ready')?.reason).to.equal('RepositoryInUse');
+    // The backup still restores while its repository waits.
+    const r = await restoreAndWait(c, ns, 'copy', {
+      backupRef: { name: b.metadata.name ?? '' },
+      target: { mode: 'NewPVCs', pvcNamePrefix: 'copy-' },
+    });
+    expect(r.status?.phase, r.status?.message).to.equal('Completed');
+    await waitFor(
+      'the Backup Available again',
+      async () => (await c.get(Kinds.Backup, ns, b.metadata.name ?? '')).status?.phase === 'Available',
+    );
+
+    // Deleting the Backup removes its data through the repository, then the repository goes.
+    const manifests = new Set(b.status?.volumes?.map((v) => v.manifestID));
+    await c.delete(Kinds.Backup, ns, b.metadata.name ?? '');
+    await waitFor('the Backup gone', async () => !(await c.tryGet(Kinds.Backup, ns, b.metadata.name ?? '')));
+    await waitFor('the repository gone', async () => !(await c.tryGet(Kinds.BackupRepository, ns, 'repo')));
+    if (cluster.sandbox?.cluster) {
+      const { readdir } = await import('node:fs/promises');
+      const root = await cluster.sandbox.cluster.volumePath(ns, 'repo-data');
+      const left = (await readdir(root, { recursive: true })).map(String);
+      for (const m of manifests)
+        expect(left.some((f) => f.includes(String(m)))).to.equal(false, `manifest ${m} left`);
+    }
+    await waitFor(
+      'no repository Jobs left',
+      async () =>
+        (await c.list(Kinds.Job, ns, { labelSelector: 'csbs.dev/repository-job' })).items.length === 0,
+    );
+  });
+
+  it('a repository backend cannot be changed under its backups; a missing parent makes the next backup Full', async function () {
+    if (!cluster.sandbox?.cluster) this.skip();
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'parent');
+    await createRepository(c, ns);
+    const claims = await createVM(c, ns, 'vm5', [{ name: 'root', size: '8Mi' }]);
+    await repositoryReady(cluster, ns);
+    let err: Error | undefined;
+    try {
+      await c.patch(Kinds.BackupRepository, ns, 'repo', {
+        spec: { backend: { filesystem: { path: '/elsewhere' } } },
+      });
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).to.contain('backend is immutable');
+    await fillRandom(cluster, ns, claims, 8);
+    await oneOff(c, ns, 'first', { server: { kind: 'VirtualMachine', name: 'vm5' } });
+    const first = await backupOf(c, ns, 'first');
+    expect(first.status?.phase, first.status?.message).to.equal('Available');
+    // The parent's manifest vanishes behind the controller's back.
+    const { readdir, rm } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const root = await cluster.sandbox.cluster.volumePath(ns, 'repo-data');
+    const id = first.status?.volumes?.[0]?.manifestID ?? '';
+    const files = (await readdir(root, { recursive: true })).map(String).filter((f) => f.includes(id));
+    expect(files.length).to.be.greaterThan(0);
+    for (const f of files) await rm(join(root, f), { recursive: true, force: true });
+    await scribble(cluster, ns, claims[0], [7]);
+    const sums = await checksums(cluster, ns, claims);
+    await oneOff(c, ns, 'second', { server: { kind: 'VirtualMachine', name: 'vm5' } });
+    const second = await backupOf(c, ns, 'second');
+    expect(second.status?.phase, second.status?.message).to.equal('Available');
+    expect(second.status?.type).to.equal('Full');
+    expect(second.status?.parentBackup).to.equal(undefined);
+    const why = second.status?.conditions?.find((x) => x.type === 'ParentUsable');
+    expect(why?.status).to.equal('False');
+    expect(why?.reason).to.equal('ParentMissing');
+    expect(why?.message).to.contain(`parent Backup ${first.metadata.name} cannot be used`);
+    const r = await restoreAndWait(c, ns, 'copy', {
+      backupRef: { name: second.metadata.name ?? '' },
+      target: { mode: 'NewPVCs', pvcNamePrefix: 'copy-' },
+    });
+    expect(r.status?.phase, r.status?.message).to.equal('Completed');
+    expect(await checksums(cluster, ns, ['copy-root'])).to.deep.equal(sums);
+  });
+
+  it('a mover pod that cannot start (key Secret deleted) fails the backup soon, naming the cause, and lets the server go', async function () {
+    if (!cluster.sandbox?.cluster) this.skip();
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'nosecret');
+    await createRepository(c, ns);
+    const claims = await createVM(c, ns, 'vm6', [{ name: 'root', size: '8Mi' }]);
+    await repositoryReady(cluster, ns);
+    await fillRandom(cluster, ns, claims, 8);
+    const quick = testSettings();
+    quick.podStartGraceMs = 2_000;
+    await controller.stop();
+    const fast = new Controller(cluster, quick);
+    await fast.start();
+    try {
+      // The Secret goes once the upload Job exists, before its pod starts.
+      const sim = cluster.sandbox?.cluster;
+      sim?.pause('jobs');
+      try {
+        await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm6' } });
+        await waitFor('the Backup Uploading', async () => {
+          const list = (await c.list(Kinds.Backup, ns)).items;
+          return list[0]?.status?.phase === 'Uploading';
+        });
+        await c.delete(Kinds.Secret, ns, 'repo-key');
+      } finally {
+        sim?.resume('jobs');
+      }
+      const b = await backupOf(c, ns, 'req', 60_000);
+      expect(b.status?.phase).to.equal('Failed');
+      expect(b.status?.conditions?.find((x) => x.type === 'Failed')?.reason).to.equal('PodCannotStart');
+      expect(b.status?.message).to.match(
+        /pod \S+ cannot start: container \S+: CreateContainerConfigError: .*repo-key/,
+      );
+      expect(b.status?.message).to.contain('let the server go');
+      await waitFor(
+        'the server lock released',
+        async () =>
+          (await c.list(Kinds.Lease, ns, { labelSelector: 'app.kubernetes.io/managed-by=csbs-operator' }))
+            .items.length === 0,
+      );
+    } finally {
+      await fast.stop();
+      await controller.start();
+    }
+  });
+
+  it('a OneOffBackup summarises the Backups that still exist once one is deleted', async () => {
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'summary');
+    await createRepository(c, ns);
+    const claims = await createVM(c, ns, 'vm8', [{ name: 'root', size: '8Mi' }]);
+    await repositoryReady(cluster, ns);
+    await fillRandom(cluster, ns, claims, 8);
+    await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm8' } });
+    const b = await backupOf(c, ns, 'req');
+    expect(b.status?.phase).to.equal('Available');
+    await c.delete(Kinds.Backup, ns, b.metadata.name ?? '');
+    await waitFor('the Backup gone', async () => !(await c.tryGet(Kinds.Backup, ns, b.metadata.name ?? '')));
+    const o = await waitFor(
+      'the request to summarise what is left',
+      async () => {
+        const x = await c.get(Kinds.OneOffBackup, ns, 'req');
+        return x.status?.phase !== 'InProgress' ? x : undefined;
+      },
+      20_000,
+      async () => JSON.stringify((await c.get(Kinds.OneOffBackup, ns, 'req')).status),
+    );
+    expect(o.status?.phase).to.equal('Completed');
+    expect(o.status?.message).to.contain('deleted since');
+  });
+  it('backup names never collide: one display name twice makes two backups; 2000 requests make 2000', async function () {
+    this.timeout(600_000);
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'names');
+    await createRepository(c, ns);
+    await createVM(c, ns, 'vm7', [{ name: 'root', size: '1Mi' }], { running: false });
+    await repositoryReady(cluster, ns);
+    for (const name of ['monthly-1', 'monthly-2'])
+      await oneOff(c, ns, name, {
+        server: { kind: 'VirtualMachine', name: 'vm7' },
+        backupName: 'manualbk_before_upgrade',
+      });
+    const two = await waitFor('two Backups named manualbk_before_upgrade', async () => {
+      const list = (await c.list(Kinds.Backup, ns)).items;
+      return list.length === 2 ? list : undefined;
+    });
+    expect(two.map((b) => b.spec.backupName)).to.deep.equal([
+      'manualbk_before_upgrade',
+      'manualbk_before_upgrade',
+    ]);
+    expect(new Set(two.map((b) => b.metadata.name)).size).to.equal(2);
+    for (const b of two) expect(b.metadata.name).to.match(/^manualbk-before-upgrade-[0-9a-f]{8}$/);
+    for (const name of ['monthly-1', 'monthly-2'])
+      await waitFor(`${name} not Failed`, async () => {
+        const o = await c.get(Kinds.OneOffBackup, ns, name);
+        if (o.status?.phase === 'Failed') throw new Error(String(o.status.message));
+        return (o.status?.backups?.length ?? 0) === 1;
+      });
+
+    // Two thousand requests at once (the controller just names them; the backups are not run).
+    await controller.stop();
+    const { Manager } = await import('../../src/runtime/manager.js');
+    const { OneOffBackupReconciler } = await import('../../src/controllers/oneoffbackup/reconciler.js');
+    const m = new Manager({
+      kubeConfig: cluster.kubeConfig,
+      leaderElection: { enabled: false },
+      concurrency: 8,
+      namespace: ns,
+    });
+    m.add(new OneOffBackupReconciler(settings));
+    await m.start();
+    try {
+      const N = 2000;
+      const names = Array.from({ length: N }, (_, i) => `req-${i}`);
+      for (let i = 0; i < N; i += 50)
+        await Promise.all(
+          names.slice(i, i + 50).map((n) =>
+            oneOff(c, ns, n, {
+              server: { kind: 'VirtualMachine', name: 'vm7' },
+              repositoryRef: { name: 'repo' },
+            }),
+          ),
+        );
+      const all = await waitFor(
+        `${N + 2} Backups`,
+        async () => {
+          const list = (await c.list(Kinds.Backup, ns)).items;
+          return list.length >= N + 2 ? list : undefined;
+        },
+        300_000,
+      );
+      expect(new Set(all.map((b) => b.metadata.name)).size).to.equal(N + 2);
+      const failed = (await c.list(Kinds.OneOffBackup, ns)).items.filter((o) => o.status?.phase === 'Failed');
+      expect(failed.map((o) => o.status?.message)).to.deep.equal([]);
+    } finally {
+      // Last in the suite: the 2000 Backups are never run.
+      await m.stop();
+    }
+  });
 });

@@ -46,7 +46,7 @@ import {
   type Reconciler,
   type ReconcileResult,
 } from '../../runtime/reconciler.js';
-import { createMoverJob, jobPodsOf, jobState, listChildren } from '../shared/jobs.js';
+import { createMoverJob, jobPodsOf, jobState, listChildren, podCannotStart } from '../shared/jobs.js';
 import {
   BackupKind,
   BackupRepositoryKind,
@@ -84,6 +84,9 @@ import {
   parentManifests,
   uploadOutcome,
 } from './status.js';
+
+/** False when the parent an incremental was planned on proved unusable, so the backup went Full. */
+const CONDITION_PARENT_USABLE = 'ParentUsable';
 
 /** Quiesced reasons this controller writes besides the api's. */
 const FREEZING = 'Freezing';
@@ -648,6 +651,8 @@ class BackupRun {
         repoResult.problem?.message ?? '',
       );
     let job = await this.client.tryGet(Kinds.Job, this.ns, uploadJobName(this.name));
+    // An upload Job given up on (its parent was missing) is still going away: wait for it.
+    if (job?.metadata?.deletionTimestamp) return this.poll;
     if (!job) {
       const snaps = await this.snapshots();
       const planned = this.backup.status?.volumes ?? [];
@@ -668,7 +673,10 @@ class BackupRun {
           if (!isAlreadyExists(err)) throw err;
         }
       }
-      const parent = await this.parent();
+      // A parent whose manifests proved missing is never used again: this backup becomes Full.
+      const parentLost =
+        getCondition(this.backup.status?.conditions, CONDITION_PARENT_USABLE)?.status === 'False';
+      const parent = parentLost ? undefined : await this.parent();
       const manifests = parentManifests(parent);
       const volumes: UploadVolume[] = planned.map((v) => {
         const pm = manifests.get(`pvc:${v.pvc}`) ?? manifests.get(`name:${v.name}`);
@@ -725,7 +733,36 @@ class BackupRun {
       repoResult.repo.spec.blockSize ?? DEFAULT_BLOCK_SIZE,
     );
     if (outcome.state === 'running') {
+      const stuck = podCannotStart(pods, this.ctx.clock.nowMs(), this.settings.podStartGraceMs);
+      if (stuck) {
+        await this.client.delete(Kinds.Job, this.ns, uploadJobName(this.name), {
+          propagationPolicy: 'Background',
+          ignoreNotFound: true,
+        });
+        return this.fail(
+          Reason.PodCannotStart,
+          `${stuck}. Gave up after ${Math.round(this.settings.podStartGraceMs / 1000)}s and let the server go: fix that (e.g. create the missing Secret), then back up again`,
+        );
+      }
       await this.writeStatus({ progress: await this.progress(job, pods) });
+      return this.poll;
+    }
+    if (outcome.state === 'failed' && outcome.reason === Reason.ParentMissing && outcome.parentBackup) {
+      // The parent's data is gone from the repository (its backend changed, it was deleted behind our
+      // back): never a permanent failure. Start over as a Full backup and say why.
+      await this.client.delete(Kinds.Job, this.ns, uploadJobName(this.name), {
+        propagationPolicy: 'Background',
+        ignoreNotFound: true,
+      });
+      const message = `parent Backup ${outcome.parentBackup} cannot be used (${outcome.message}): this backup is Full instead`;
+      await this.writeStatus({
+        type: 'Full',
+        parentBackup: null as unknown as string,
+        conditions: this.conditions([
+          this.cond(CONDITION_PARENT_USABLE, 'False', Reason.ParentMissing, message),
+        ]),
+      });
+      await this.ctx.events.warning(this.backup, Reason.ParentMissing, message);
       return this.poll;
     }
     if (outcome.state === 'failed') {
@@ -905,11 +942,18 @@ class BackupRun {
             };
           }
         }
+      } else if (!(await this.namespaceTerminating())) {
+        // The repository keeps a finalizer while Backups use it, so this means someone forced it
+        // away. Never drop the finalizer silently: the data would stay with nothing pointing at it.
+        const message = `BackupRepository ${this.backup.spec.repositoryRef.name} is gone, so this backup's data could not be removed from its storage: re-create the repository (same backend and key) to remove it, or remove the finalizer ${FINALIZER_DELETE_BACKUP_DATA} to drop this Backup and leave its data`;
+        if (this.backup.status?.message !== message)
+          await this.ctx.events.warning(this.backup, Reason.RepositoryNotFound, message);
+        return { ...(await this.deleting(message)), requeueAfterMs: this.settings.repositoryRetryMs };
       } else {
         await this.ctx.events.warning(
           this.backup,
           Reason.RepositoryNotFound,
-          `BackupRepository ${this.backup.spec.repositoryRef.name} is gone: the backup's data could not be removed from it`,
+          `namespace ${this.ns} is being deleted together with BackupRepository ${this.backup.spec.repositoryRef.name}: the backup's data was not removed from its storage`,
         );
       }
     }
@@ -921,6 +965,12 @@ class BackupRun {
       'Deleted',
       `removed ${manifests.size} manifest(s) from the repository`,
     );
+  }
+
+  /** Whether the Backup's namespace is being deleted (no new Job can be created in it). */
+  private async namespaceTerminating(): Promise<boolean> {
+    const ns = await this.client.tryGet(Kinds.Namespace, '', this.ns);
+    return Boolean(!ns || ns.metadata?.deletionTimestamp);
   }
 
   private async deleting(message: string): Promise<ReconcileResult> {

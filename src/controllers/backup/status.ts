@@ -26,7 +26,14 @@ export type UploadOutcome =
       volumes: VolumeBackupStatus[];
       totals: BackupTotals;
     }
-  | { state: 'failed'; reason: Reason; message: string; volumes: VolumeBackupStatus[] };
+  | {
+      state: 'failed';
+      reason: Reason;
+      message: string;
+      volumes: VolumeBackupStatus[];
+      /** The parent the Job was planned on, when it had one. */
+      parentBackup?: string;
+    };
 
 function firstNumber(s: MoverSummary, keys: string[]): number | undefined {
   for (const k of keys) {
@@ -113,6 +120,9 @@ export function uploadOutcome(
       const msg = `volume ${ids.volume} (PVC ${ids.pvc}): upload failed, mover exited ${o.exitCode} (${exitMeaning(o.exitCode)}): ${o.error.message}`;
       failures.push(msg);
       if (o.exitCode === 3) reason = 'WrongKey';
+      // Exit 4 naming the parent: the incremental's base is not in the repository (any more).
+      if (o.exitCode === 4 && parentBackup && /parent manifest/i.test(o.error.message))
+        reason = 'ParentMissing';
       volumes.push({ ...plan, message: msg.slice(0, 1024) });
     } else {
       volumes.push({ ...plan, message: 'upload did not finish' });
@@ -141,7 +151,13 @@ export function uploadOutcome(
         ': see the pod logs',
     );
   }
-  return { state: 'failed', reason, message: failures.join('; '), volumes };
+  return {
+    state: 'failed',
+    reason,
+    message: failures.join('; '),
+    volumes,
+    ...(parentBackup ? { parentBackup } : {}),
+  };
 }
 
 /**
@@ -171,8 +187,14 @@ export function latestAvailable(candidates: Backup[], self: Backup): Backup | un
       (b.status?.volumes ?? []).every((v) => v.manifestID),
   );
   const key = (b: Backup) => b.status?.completionTime ?? b.metadata.creationTimestamp?.toString() ?? '';
+  // Times have whole seconds: within one second, a backup built on the other is the newer one.
+  const chained = (a: Backup, b: Backup) =>
+    a.status?.parentBackup === b.metadata.name ? 1 : b.status?.parentBackup === a.metadata.name ? -1 : 0;
   usable.sort(
-    (a, b) => key(a).localeCompare(key(b)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''),
+    (a, b) =>
+      key(a).localeCompare(key(b)) ||
+      chained(a, b) ||
+      (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''),
   );
   return usable[usable.length - 1];
 }

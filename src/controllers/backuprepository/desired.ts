@@ -6,6 +6,7 @@
  */
 import type { V1Job } from '@kubernetes/client-node';
 import { CronExpressionParser } from 'cron-parser';
+import { API_VERSION } from '../../api/constants.js';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, DEFAULT_GC_SCHEDULE } from '../../api/defaults.js';
 import { LABEL_REPOSITORY_JOB } from '../../api/labels.js';
 import type { BackupRepository } from '../../api/types.js';
@@ -66,7 +67,7 @@ export function checkJob(repo: BackupRepository, access: RepositoryAccess, setti
     settings,
   );
   init.terminationMessagePolicy = 'FallbackToLogsOnError';
-  return moverJob({
+  const job = moverJob({
     name: checkJobName(name, repo.metadata.generation ?? 1),
     namespace: repo.metadata.namespace ?? '',
     labels: repositoryJobLabels(name),
@@ -75,6 +76,7 @@ export function checkJob(repo: BackupRepository, access: RepositoryAccess, setti
     blockDevices: false,
     settings: { ...settings, backoffLimit: Math.min(settings.backoffLimit, 1), activeDeadlineSeconds: 600 },
   });
+  return ownedByRepository(job, repo);
 }
 
 /** `mover gc`: reclaims blocks no manifest references (safe alongside running backups). */
@@ -92,7 +94,7 @@ export function gcJob(
     settings,
   );
   gc.terminationMessagePolicy = 'FallbackToLogsOnError';
-  return moverJob({
+  const job = moverJob({
     name: gcJobName(name, slot),
     namespace: repo.metadata.namespace ?? '',
     labels: repositoryJobLabels(name),
@@ -101,6 +103,7 @@ export function gcJob(
     blockDevices: false,
     settings,
   });
+  return ownedByRepository(job, repo);
 }
 
 /** The latest gc slot at or before `now`, and the next one after it (UTC cron). */
@@ -110,4 +113,27 @@ export function gcSlots(schedule: string | undefined, now: Date): { last: Date; 
   const last = it.prev().toDate();
   const after = CronExpressionParser.parse(expr, { currentDate: now, tz: 'UTC' });
   return { last, next: after.next().toDate() };
+}
+
+/**
+ * Owner reference to the repository for its maintenance Jobs: when the repository goes, the garbage
+ * collector takes its check and gc Jobs (and their pods) with it. Not a controller reference, so
+ * nothing else changes hands.
+ */
+function ownedByRepository(job: V1Job, repo: BackupRepository): V1Job {
+  return {
+    ...job,
+    metadata: {
+      ...job.metadata,
+      ownerReferences: [
+        {
+          apiVersion: repo.apiVersion ?? API_VERSION,
+          kind: 'BackupRepository',
+          name: repo.metadata.name ?? '',
+          uid: repo.metadata.uid ?? '',
+          blockOwnerDeletion: false,
+        },
+      ],
+    },
+  };
 }

@@ -7,14 +7,16 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { ConditionType, Reason, RepositoryPhase } from '../../api/conditions.js';
 import { DEFAULT_KEY_SECRET_KEY } from '../../api/defaults.js';
-import { LABEL_REPOSITORY, LABEL_REPOSITORY_JOB } from '../../api/labels.js';
-import type { BackupRepositoryStatus } from '../../api/types.js';
+import { FINALIZER_REPOSITORY_IN_USE, LABEL_REPOSITORY, LABEL_REPOSITORY_JOB } from '../../api/labels.js';
+import type { BackupRepository, BackupRepositoryStatus } from '../../api/types.js';
+import { addFinalizer, hasFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
 import { formatTime, setConditions, type ConditionInput } from '../../runtime/conditions.js';
 import { deepEqual } from '../../runtime/equality.js';
 import { isAlreadyExists } from '../../runtime/errors.js';
 import { Kinds } from '../../runtime/kinds.js';
 import {
   mapByLabel,
+  watch,
   type ObjectKey,
   type ReconcileContext,
   type Reconciler,
@@ -30,21 +32,31 @@ import { checkJob, checkJobName, gcJob, gcJobName, gcSlots, repositoryJobLabels 
 import { humanBytes } from '../../api/quantity.js';
 import { maintenanceFailure, storedBytesOf } from './status.js';
 
+/** Ready reason while a deleted repository waits for the Backups that still use it. */
+const REPOSITORY_IN_USE = 'RepositoryInUse';
+
 /** The BackupRepository reconciler. */
 export class BackupRepositoryReconciler implements Reconciler {
   readonly name = 'backuprepository';
   readonly for = Kinds.BackupRepository;
   readonly watches = [
     { kind: Kinds.Job, map: mapByLabel(LABEL_REPOSITORY_JOB), selector: MANAGED_SELECTOR },
-    // Cache only: status.backupCount counts them.
-    { kind: Kinds.Backup },
+    // A Backup's changes refresh its repository's backupCount, and let a deleted repository go.
+    watch(BackupKind, (b) => [
+      { namespace: b.metadata?.namespace ?? '', name: b.spec?.repositoryRef?.name ?? '' },
+    ]),
   ];
 
   constructor(private readonly settings: ControllerSettings) {}
 
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const repo = await ctx.client.tryGet(BackupRepositoryKind, key.namespace, key.name);
-    if (!repo || repo.metadata.deletionTimestamp) return;
+    if (!repo) return;
+    if (repo.metadata.deletionTimestamp) return this.finalize(repo, ctx);
+    if (!hasFinalizer(repo, FINALIZER_REPOSITORY_IN_USE)) {
+      await addFinalizer(ctx.client, BackupRepositoryKind, repo, FINALIZER_REPOSITORY_IN_USE);
+      return;
+    }
     const ns = key.namespace;
     const gen = repo.metadata.generation ?? 1;
     const now = ctx.clock.now();
@@ -176,6 +188,10 @@ export class BackupRepositoryReconciler implements Reconciler {
       return { requeueAfterMs: 0 };
     }
 
+    // Counted from the cache on every Backup change: cheap, and never stale until the next gc.
+    const count = await backupCount();
+    if (repo.status?.backupCount !== count) await write({ backupCount: count });
+
     // 2. Garbage collection on schedule (never for a slot before the repository existed).
     const { last, next } = gcSlots(repo.spec.maintenance?.gcSchedule, now);
     const created = new Date((repo.metadata.creationTimestamp as unknown as string) ?? now.toISOString());
@@ -222,5 +238,55 @@ export class BackupRepositoryReconciler implements Reconciler {
     await ctx.events.normal(repo, 'GarbageCollected', `gc of slot ${formatTime(last)} done`);
     await ctx.client.delete(Kinds.Job, ns, gcName, { propagationPolicy: 'Background', ignoreNotFound: true });
     return { requeueAfterMs: untilNext };
+  }
+
+  /**
+   * Deleting: the repository stays while any Backup stores data in it (status names them), so backups
+   * are never stranded without the storage that holds them. Its maintenance Jobs go with it (owner
+   * references).
+   */
+  private async finalize(repo: BackupRepository, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    if (!hasFinalizer(repo, FINALIZER_REPOSITORY_IN_USE)) return;
+    const ns = repo.metadata.namespace ?? '';
+    const name = repo.metadata.name ?? '';
+    // From the API: letting the repository go on a stale cache could strand a backup.
+    const users = (await ctx.client.list(BackupKind, ns)).items
+      .filter((b) => b.spec.repositoryRef.name === name)
+      .map((b) => b.metadata.name ?? '')
+      .sort();
+    if (users.length) {
+      const shown =
+        users.slice(0, 10).join(', ') + (users.length > 10 ? `, and ${users.length - 10} more` : '');
+      const message = `deletion waits: ${users.length} Backup(s) store data in this repository (${shown}); delete them first, and their data is removed with them`;
+      if (repo.status?.message !== message) {
+        const gen = repo.metadata.generation ?? 1;
+        await ctx.client.patchStatus(
+          BackupRepositoryKind,
+          ns,
+          name,
+          {
+            message,
+            backupCount: users.length,
+            conditions: setConditions(
+              repo.status?.conditions,
+              [
+                {
+                  type: ConditionType.Ready,
+                  status: 'False',
+                  reason: REPOSITORY_IN_USE,
+                  message,
+                  observedGeneration: gen,
+                },
+              ],
+              ctx.clock.now(),
+            ),
+          },
+          { resourceVersion: repo.metadata.resourceVersion ?? '' },
+        );
+        await ctx.events.warning(repo, REPOSITORY_IN_USE, message);
+      }
+      return { requeueAfterMs: this.settings.pollMs * 5 };
+    }
+    await removeFinalizer(ctx.client, BackupRepositoryKind, repo, FINALIZER_REPOSITORY_IN_USE);
   }
 }

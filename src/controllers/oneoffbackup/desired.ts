@@ -1,7 +1,7 @@
 /**
  * Pure builders for a OneOffBackup: the display names of its Backups and the Backup objects themselves.
- * Generated names derive from the request's uid and an attempt counter, so a controller that dies after
- * creating some Backups picks the same names again instead of making duplicates. Backups carry labels
+ * Names derive from the request's uid, so a controller that dies after creating some Backups picks the
+ * same names again instead of making duplicates. Backups carry labels
  * back to the request but no ownerReference: deleting the request never deletes backup data.
  */
 import { createHash } from 'node:crypto';
@@ -17,14 +17,15 @@ import {
 } from '../../api/labels.js';
 import { MANUAL_PREFIX, backupNameForServer, backupObjectName } from '../../api/names.js';
 import type { Backup, OneOffBackup, ServerRef } from '../../api/types.js';
-import { labelValue } from '../shared/names.js';
+import { serverKey } from '../../api/servers.js';
+import { labelValue, shortHash } from '../shared/names.js';
 
 /** Annotation with the uid of the OneOffBackup that created a Backup (names alone may be reused). */
 export const ANNOTATION_ONE_OFF_UID = 'csbs.dev/oneoffbackup-uid';
 
-/** `manualbk_` + 4 hex characters derived from the request's uid and the attempt number. */
-export function generatedBaseName(uid: string, attempt: number): string {
-  const hex = createHash('sha256').update(`${uid}:${attempt}`).digest('hex').slice(0, 4);
+/** `manualbk_` + 4 hex characters derived from the request's uid. */
+export function generatedBaseName(uid: string): string {
+  const hex = createHash('sha256').update(uid).digest('hex').slice(0, 4);
   return `${MANUAL_PREFIX}${hex}`;
 }
 
@@ -44,7 +45,7 @@ export function desiredBackup(
     apiVersion: API_VERSION,
     kind: 'Backup',
     metadata: {
-      name: backupObjectName(backupName),
+      name: backupObjectNameFor(oob, server, backupName),
       namespace: oob.metadata.namespace,
       labels: {
         [LABEL_SERVER_KIND]: server.kind,
@@ -74,25 +75,20 @@ export function madeBy(backup: Backup, oob: OneOffBackup): boolean {
 }
 
 /**
- * The base name to use: the user's `backupName`, else the first generated name none of whose per-server
- * names is taken by a Backup this request did not make. Undefined when the user's name is taken.
+ * The base display name: the user's `backupName`, else one generated from the request's uid. Display
+ * names may repeat (a user's `manualbk_before_upgrade` every month, two generated names drawing the
+ * same 4 hex digits): object names never do, see {@link backupObjectNameFor}.
  */
-export function chooseBaseName(
-  oob: OneOffBackup,
-  servers: ServerRef[],
-  existing: Backup[],
-  maxAttempts = 50,
-): { base: string } | { taken: string } {
-  const foreign = new Set(existing.filter((b) => !madeBy(b, oob)).map((b) => b.metadata.name));
-  const clashOf = (base: string) => displayNames(base, servers).find((n) => foreign.has(backupObjectName(n)));
-  if (oob.spec.backupName) {
-    const clash = clashOf(oob.spec.backupName);
-    return clash ? { taken: clash } : { base: oob.spec.backupName };
-  }
-  // Ours already exist: keep their base (the first attempt whose names match them).
-  for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    const base = generatedBaseName(oob.metadata.uid ?? oob.metadata.name ?? '', attempt);
-    if (!clashOf(base)) return { base };
-  }
-  return { taken: `${MANUAL_PREFIX}* (${maxAttempts} generated names all taken)` };
+export function baseName(oob: OneOffBackup): string {
+  return oob.spec.backupName ?? generatedBaseName(oob.metadata.uid ?? oob.metadata.name ?? '');
+}
+
+/**
+ * The Backup object name for one server of a request: the display name's DNS form plus 8 hex digits
+ * of the request's uid and the server, so two requests never collide, and a controller that dies
+ * after creating it computes the same name again.
+ */
+export function backupObjectNameFor(oob: OneOffBackup, server: ServerRef, backupName: string): string {
+  const uid = oob.metadata.uid ?? `${oob.metadata.namespace}/${oob.metadata.name}`;
+  return `${backupObjectName(backupName)}-${shortHash(`${uid}/${serverKey(server)}`)}`;
 }

@@ -7,7 +7,6 @@
 import { ConditionType, OneOffBackupPhase, Reason } from '../../api/conditions.js';
 import { ServerKind } from '../../api/constants.js';
 import { LABEL_ONE_OFF_BACKUP, LABEL_SERVER } from '../../api/labels.js';
-import { backupObjectName } from '../../api/names.js';
 import { serverKey } from '../../api/servers.js';
 import type { OneOffBackup, OneOffBackupResult, OneOffBackupStatus, ServerRef } from '../../api/types.js';
 import type { KubeClient } from '../../runtime/client.js';
@@ -26,7 +25,7 @@ import { BackupKind, BackupRepositoryKind, OneOffBackupKind, VirtualMachineKind 
 import { labelValue } from '../shared/names.js';
 import { selectorString } from '../shared/selector.js';
 import type { ControllerSettings } from '../shared/settings.js';
-import { chooseBaseName, desiredBackup, displayNames, madeBy } from './desired.js';
+import { backupObjectNameFor, baseName, desiredBackup, displayNames, madeBy } from './desired.js';
 import { overallPhase, summary } from './status.js';
 
 type Problem = { reason: string; message: string };
@@ -62,14 +61,12 @@ export class OneOffBackupReconciler implements Reconciler {
       if ('reason' in servers) return this.reject(ctx, oob, servers);
       const repo = repository ?? (await this.defaultRepository(ctx.client, ns));
       if (typeof repo !== 'string') return this.reject(ctx, oob, repo);
-      const chosen = chooseBaseName(oob, servers, (await ctx.client.list(BackupKind, ns)).items);
-      if ('taken' in chosen)
-        return this.reject(ctx, oob, {
-          reason: Reason.InvalidSpec,
-          message: `Backup name ${chosen.taken} is already used by another backup: choose another spec.backupName`,
-        });
-      const names = displayNames(chosen.base, servers);
-      plan = servers.map((server, i) => ({ server, backupName: names[i], name: backupObjectName(names[i]) }));
+      const names = displayNames(baseName(oob), servers);
+      plan = servers.map((server, i) => ({
+        server,
+        backupName: names[i],
+        name: backupObjectNameFor(oob, server, names[i]),
+      }));
       await this.write(ctx, oob, {
         phase: OneOffBackupPhase.InProgress,
         backups: plan,
@@ -84,13 +81,15 @@ export class OneOffBackupReconciler implements Reconciler {
       repository = repo;
     }
     const results: OneOffBackupResult[] = [];
+    const deleted: OneOffBackupResult[] = [];
     let created = 0;
     // Once every Backup was created, a missing one was deleted by someone: never make it again.
     const allCreated = isConditionTrue(oob.status?.conditions, CONDITION_BACKUPS_CREATED);
     for (const item of plan) {
       let backup = ours.find((b) => serverKey(b.spec.server) === serverKey(item.server));
       if (!backup && allCreated) {
-        results.push(item);
+        // Deleted by someone since: listed, but its last phase is no longer true.
+        deleted.push({ server: item.server, backupName: item.backupName, name: item.name });
         continue;
       }
       if (!backup) {
@@ -129,21 +128,27 @@ export class OneOffBackupReconciler implements Reconciler {
       const b = byName.get(r.name);
       if (b?.status?.message) failures.set(r.name, b.status.message);
     }
-    const phase = overallPhase(results);
+    // The request summarises the Backups that still exist.
+    const phase = results.length ? overallPhase(results) : OneOffBackupPhase.Completed;
     const finished = phase !== OneOffBackupPhase.InProgress && phase !== OneOffBackupPhase.Pending;
-    const message = summary(results, failures);
+    const message = [
+      ...(results.length ? [summary(results, failures)] : []),
+      ...(deleted.length
+        ? [`${deleted.length} backup(s) deleted since: ${deleted.map((d) => d.backupName).join(', ')}`]
+        : []),
+    ].join('; ');
     const conds: Omit<ConditionInput, 'observedGeneration'>[] = [
       {
         type: CONDITION_BACKUPS_CREATED,
         status: 'True',
         reason: Reason.Succeeded,
-        message: `created ${results.length} Backup(s); deleting one later does not re-create it`,
+        message: `created ${results.length + deleted.length} Backup(s); deleting one later does not re-create it`,
       },
       {
         type: ConditionType.Valid,
         status: 'True',
         reason: 'Accepted',
-        message: `${results.length} server(s), repository ${repository}`,
+        message: `${results.length + deleted.length} server(s), repository ${repository}`,
       },
       finished
         ? {
@@ -165,7 +170,7 @@ export class OneOffBackupReconciler implements Reconciler {
     const now = ctx.clock.now();
     const status: OneOffBackupStatus = {
       phase,
-      backups: results,
+      backups: [...results, ...deleted],
       message,
       startTime: oob.status?.startTime ?? formatTime(now),
       ...(finished ? { completionTime: oob.status?.completionTime ?? formatTime(now) } : {}),
@@ -303,6 +308,3 @@ export class OneOffBackupReconciler implements Reconciler {
     return refs;
   }
 }
-
-/** Object name of the Backup a OneOffBackup makes for a display name (re-exported for tests). */
-export { backupObjectName };

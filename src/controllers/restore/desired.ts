@@ -244,6 +244,8 @@ export function startPatch(vm: VirtualMachine): Record<string, unknown> {
 /** Merge patch dropping the in-progress mark but leaving the VM halted (failed or no power-on). */
 export function leaveHaltedPatch(): Record<string, unknown> {
   return {
-    metadata: { annotations: { [ANNOTATION_RESTORE_IN_PROGRESS]: null, [ANNOTATION_HALTED_GENERATION]: null } },
+    metadata: {
+      annotations: { [ANNOTATION_RESTORE_IN_PROGRESS]: null, [ANNOTATION_HALTED_GENERATION]: null },
+    },
   };
 }

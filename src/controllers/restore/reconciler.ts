@@ -36,7 +36,7 @@ import {
 } from '../../runtime/reconciler.js';
 import { holderActive } from '../backup/reconciler.js';
 import { combinedProgress } from '../backup/status.js';
-import { createMoverJob, jobPodsOf } from '../shared/jobs.js';
+import { createMoverJob, jobPodsOf, podCannotStart } from '../shared/jobs.js';
 import { MANAGED_SELECTOR } from '../shared/mover.js';
 import {
   BackupKind,
@@ -312,7 +312,10 @@ class RestoreRun {
     const vm = await this.client.tryGet(VirtualMachineKind, this.ns, vmName);
     if (!vm)
       return {
-        failed: await this.fail(Reason.ServerNotFound, `VirtualMachine ${vmName} disappeared during the restore`),
+        failed: await this.fail(
+          Reason.ServerNotFound,
+          `VirtualMachine ${vmName} disappeared during the restore`,
+        ),
       };
     const vmi = await this.client.tryGet(VirtualMachineInstanceKind, this.ns, vmName);
     const why = haltDisturbed(vm, vmi);
@@ -461,8 +464,29 @@ class RestoreRun {
     const pods = await this.jobPods(job);
     const outcome = restoreOutcome(job, pods);
     if (outcome.state === 'running') {
-      await this.write({ progress: await this.progress(job, pods) });
-      return this.poll;
+      const stuck = podCannotStart(pods, this.ctx.clock.nowMs(), this.settings.podStartGraceMs);
+      if (!stuck) {
+        await this.write({ progress: await this.progress(job, pods) });
+        return this.poll;
+      }
+      // Nothing was written: the mover never started. The Job goes, the server is let go.
+      await this.client.delete(Kinds.Job, this.ns, restoreJobName(this.name), {
+        propagationPolicy: 'Background',
+        ignoreNotFound: true,
+      });
+      const message = `${stuck}. Gave up after ${Math.round(this.settings.podStartGraceMs / 1000)}s; nothing was written: fix that (e.g. create the missing Secret), then restore again`;
+      const vm = this.vmInPlace(backup);
+      if (vm)
+        await this.client.patch(
+          VirtualMachineKind,
+          this.ns,
+          backup.spec.server.name,
+          startPatch(await this.client.get(VirtualMachineKind, this.ns, backup.spec.server.name)),
+        );
+      return this.fail(
+        Reason.PodCannotStart,
+        `${message}${vm ? `; VirtualMachine ${backup.spec.server.name} got its run strategy back` : ''}${await this.removeCreatedPVCs()}`,
+      );
     }
     const vm = this.vmInPlace(backup);
     if (outcome.state === 'failed') {

@@ -82,3 +82,37 @@ export async function jobPodsOf(
   const ns = job.metadata?.namespace ?? '';
   return podsOfJob(job, await listChildren(ctx, Kinds.Pod, ns, labels, jobState(job).state !== 'running'));
 }
+
+/** Waiting reasons of a container that will not start by itself. */
+const STUCK_REASONS = new Set([
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+]);
+
+/**
+ * Why a Job's pod has been unable to start for longer than `graceMs` (a missing Secret, an image that
+ * cannot be pulled, no node to run on), or undefined. A pod in that state would otherwise hold its
+ * server until the Job's deadline, hours later.
+ */
+export function podCannotStart(pods: V1Pod[], nowMs: number, graceMs: number): string | undefined {
+  for (const pod of pods) {
+    if (pod.status?.phase !== 'Pending') continue;
+    const since = new Date(String(pod.metadata?.creationTimestamp ?? '')).getTime();
+    if (Number.isNaN(since) || nowMs - since < graceMs) continue;
+    const name = pod.metadata?.name ?? '';
+    const waiting = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+      .map((cs) => ({ container: cs.name, waiting: cs.state?.waiting }))
+      .find((w) => w.waiting?.reason && STUCK_REASONS.has(w.waiting.reason));
+    if (waiting)
+      return `pod ${name} cannot start: container ${waiting.container}: ${waiting.waiting?.reason}: ${waiting.waiting?.message ?? ''}`.trim();
+    const unscheduled = pod.status?.conditions?.find(
+      (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+    );
+    if (unscheduled) return `pod ${name} cannot be scheduled: ${unscheduled.message ?? 'no node fits it'}`;
+  }
+  return undefined;
+}

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
-  chooseBaseName,
+  backupObjectNameFor,
+  baseName,
   desiredBackup,
   displayNames,
   generatedBaseName,
@@ -8,17 +9,17 @@ import {
 } from '../../../src/controllers/oneoffbackup/desired.js';
 import { overallPhase, summary } from '../../../src/controllers/oneoffbackup/status.js';
 import type { OneOffBackupResult, ServerRef } from '../../../src/api/types.js';
-import { aBackup, aOneOff } from '../builders.js';
+import { aOneOff } from '../builders.js';
 
 const vm1: ServerRef = { kind: 'VirtualMachine', name: 'vm1' };
 const vm2: ServerRef = { kind: 'VirtualMachine', name: 'vm2' };
 
 describe('controllers/oneoffbackup', () => {
-  it('generated names are manualbk_ + 4 hex, stable per uid and attempt', () => {
-    const a = generatedBaseName('uid-1', 0);
+  it('generated names are manualbk_ + 4 hex, stable per uid', () => {
+    const a = generatedBaseName('uid-1');
     expect(a).to.match(/^manualbk_[0-9a-f]{4}$/);
-    expect(generatedBaseName('uid-1', 0)).to.equal(a);
-    expect(generatedBaseName('uid-1', 1)).to.not.equal(a);
+    expect(generatedBaseName('uid-1')).to.equal(a);
+    expect(generatedBaseName('uid-2')).to.not.equal(a);
     expect(displayNames('manualbk_abcd', [vm1])).to.deep.equal(['manualbk_abcd']);
     expect(displayNames('manualbk_abcd', [vm1, vm2])).to.deep.equal([
       'manualbk_abcd-0001',
@@ -29,7 +30,8 @@ describe('controllers/oneoffbackup', () => {
   it('builds a Backup with lookup labels and no owner reference', () => {
     const oob = aOneOff('before-upgrade', { server: vm1, description: 'pre-upgrade', forceFull: true });
     const b = desiredBackup(oob, vm1, 'manualbk_abcd', 'repo');
-    expect(b.metadata.name).to.equal('manualbk-abcd');
+    expect(b.metadata.name).to.match(/^manualbk-abcd-[0-9a-f]{8}$/);
+    expect(b.metadata.name).to.equal(backupObjectNameFor(oob, vm1, 'manualbk_abcd'));
     expect(b.metadata.ownerReferences).to.equal(undefined);
     expect(b.metadata.labels).to.deep.include({
       'csbs.dev/server-kind': 'VirtualMachine',
@@ -51,42 +53,28 @@ describe('controllers/oneoffbackup', () => {
     expect(madeBy(b, aOneOff('before-upgrade', { server: vm1 }, 'other-uid'))).to.equal(false);
   });
 
-  describe('choosing the base name', () => {
-    const oob = aOneOff('req', { servers: [vm1, vm2] });
-    const first = generatedBaseName('uid-req', 0);
-    const second = generatedBaseName('uid-req', 1);
-    const foreign = (name: string) => aBackup('ns', name).result();
-    const cases = [
-      { name: 'nothing taken: first attempt', oob, existing: [], want: { base: first } },
-      {
-        name: 'a foreign backup holds one per-server name: next attempt',
-        oob,
-        existing: [foreign(`${first.replace('_', '-')}-0002`)],
-        want: { base: second },
-      },
-      {
-        name: 'our own backup holds it: keep the name (restart)',
-        oob,
-        existing: [desiredBackup(oob, vm1, `${first}-0001`, 'repo')],
-        want: { base: first },
-      },
-      {
-        name: 'user name free',
-        oob: aOneOff('req', { server: vm1, backupName: 'manualbk_release' }),
-        existing: [],
-        want: { base: 'manualbk_release' },
-      },
-      {
-        name: 'user name taken: rejected',
-        oob: aOneOff('req', { server: vm1, backupName: 'manualbk_release' }),
-        existing: [foreign('manualbk-release')],
-        want: { taken: 'manualbk_release' },
-      },
-    ];
-    for (const c of cases)
-      it(c.name, () =>
-        expect(chooseBaseName(c.oob, c.oob.spec.servers ?? [vm1], c.existing)).to.deep.equal(c.want),
+  describe('names', () => {
+    it('the base is the user name, else generated from the uid', () => {
+      expect(baseName(aOneOff('req', { server: vm1, backupName: 'manualbk_release' }))).to.equal(
+        'manualbk_release',
       );
+      const oob = aOneOff('req', { server: vm1 }, 'uid-req');
+      expect(baseName(oob)).to.equal(generatedBaseName('uid-req'));
+    });
+    it('object names differ per request and server even for one display name, and stay put on a retry', () => {
+      const a = aOneOff('a', { server: vm1, backupName: 'manualbk_x' }, 'uid-a');
+      const b = aOneOff('b', { server: vm1, backupName: 'manualbk_x' }, 'uid-b');
+      const names = [
+        backupObjectNameFor(a, vm1, 'manualbk_x'),
+        backupObjectNameFor(b, vm1, 'manualbk_x'),
+        backupObjectNameFor(a, vm2, 'manualbk_x'),
+      ];
+      expect(new Set(names).size).to.equal(3);
+      expect(backupObjectNameFor(a, vm1, 'manualbk_x')).to.equal(names[0]);
+      // The longest display name still gives a name fit for a label value.
+      const long = `manualbk_${'a'.repeat(44)}`;
+      expect(backupObjectNameFor(a, vm1, long).length).to.be.at.most(63);
+    });
   });
 
   describe('status', () => {

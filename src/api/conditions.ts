@@ -41,6 +41,8 @@ export const ConditionType = {
   Progressing: 'Progressing',
   /** The object ended in failure; reason and message say what to fix. */
   Failed: 'Failed',
+  /** BackupRepository/Backup: the last integrity check found no damaged data (False: which, and the repair). */
+  DataIntact: 'DataIntact',
   /** BackupPolicy/OneOffBackup/Restore: its spec references something invalid or missing. */
   Valid: 'Valid',
 } as const;

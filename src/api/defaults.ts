@@ -15,6 +15,10 @@ export const MAX_BLOCK_SIZE = 4194304;
 export const DEFAULT_COMPRESSION = 'zstd';
 /** Default `spec.maintenance.gcSchedule`: daily at 03:00 UTC. */
 export const DEFAULT_GC_SCHEDULE = '0 3 * * *';
+/** Repository integrity check: weekly, Sunday 04:30 UTC, after that night's gc. */
+export const DEFAULT_VERIFY_SCHEDULE = '30 4 * * 0';
+/** Share of packs a scheduled verify reads and re-hashes, in percent. */
+export const DEFAULT_VERIFY_READ_DATA_PERCENT = 10;
 /** Default Secret key holding the repository key. */
 export const DEFAULT_KEY_SECRET_KEY = 'repository-key';
 /** Default filesystem repository directory inside its PVC. */

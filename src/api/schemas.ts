@@ -21,6 +21,8 @@ import {
   DEFAULT_COMPRESSION,
   DEFAULT_FILESYSTEM_PATH,
   DEFAULT_GC_SCHEDULE,
+  DEFAULT_VERIFY_READ_DATA_PERCENT,
+  DEFAULT_VERIFY_SCHEDULE,
   DEFAULT_KEY_SECRET_KEY,
   DEFAULT_MAX_PARALLEL_BACKUPS,
   DEFAULT_S3_REGION,
@@ -329,8 +331,15 @@ export const backupRepositorySpec = object(
           default: DEFAULT_GC_SCHEDULE,
         }),
         verifySchedule: cron(
-          'Cron expression (UTC) for an integrity check of the repository; unset means never.',
+          'Cron expression (UTC) for an integrity check that reads a sample of the stored data (verifyReadDataPercent); damaged blocks are written again by the next backup that has them.',
+          { default: DEFAULT_VERIFY_SCHEDULE },
         ),
+        verifyReadDataPercent: integer('Percent of packs each scheduled check reads and re-hashes.', {
+          minimum: 1,
+          maximum: 100,
+          default: DEFAULT_VERIFY_READ_DATA_PERCENT,
+          format: 'int32',
+        }),
       },
       { default: {} },
     ),
@@ -349,6 +358,12 @@ export const backupRepositoryStatus = object('Observed state of the repository.'
   backupCount: integer('Number of backups stored in the repository.', { minimum: 0 }),
   lastCheckTime: dateTime('Last successful check that the repository is reachable and intact.'),
   lastGCTime: dateTime('Last completed garbage collection.'),
+  lastVerifyTime: dateTime('Last completed integrity check (maintenance.verifySchedule).'),
+  damagedManifests: array(
+    'Manifests (status.volumes[].manifestID of Backups) whose data the last check found damaged; the Backups using them show DataIntact=False.',
+    string('A manifest id.', { maxLength: 128 }),
+    { maxItems: 1000 },
+  ),
   message: statusMessage,
 });
 

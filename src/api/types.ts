@@ -114,8 +114,10 @@ export interface RepositoryEncryption {
 export interface RepositoryMaintenance {
   /** Cron expression (UTC) for `csbs mover gc`, default `0 3 * * *`. */
   gcSchedule?: string;
-  /** Optional cron expression (UTC) for `csbs mover verify`; unset = never. */
+  /** Cron expression (UTC) for `csbs mover verify --read-data`, default weekly `30 4 * * 0`. */
   verifySchedule?: string;
+  /** Percent of packs each scheduled verify reads (1..100, default 10). */
+  verifyReadDataPercent?: number;
 }
 
 export interface BackupRepositorySpec {
@@ -143,6 +145,10 @@ export interface BackupRepositoryStatus {
   lastCheckTime?: string;
   /** RFC 3339 time of the last completed garbage collection. */
   lastGCTime?: string;
+  /** RFC 3339 time of the last completed integrity check. */
+  lastVerifyTime?: string;
+  /** Manifests the last check found damaged (Backups using them show DataIntact=False). */
+  damagedManifests?: string[];
   message?: string;
 }
 

@@ -421,6 +421,62 @@ describe('e2e: data safety', function () {
     expect(o.status?.phase).to.equal('Completed');
     expect(o.status?.message).to.contain('deleted since');
   });
+  it('a scheduled integrity check finds damaged data and every Backup using it shows it', async function () {
+    if (!cluster.sandbox?.cluster) this.skip();
+    this.timeout(180_000);
+    const c = cluster.client;
+    const ns = await freshNamespace(c, 'verify');
+    await createRepository(c, ns);
+    const claims = await createVM(c, ns, 'vm9', [{ name: 'root', size: '8Mi' }]);
+    await repositoryReady(cluster, ns);
+    await fillRandom(cluster, ns, claims, 8);
+    await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm9' } });
+    const b = await backupOf(c, ns, 'req');
+    expect(b.status?.phase, b.status?.message).to.equal('Available');
+    // One flipped byte in every pack.
+    const { readdir, stat, open: openFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const root = await cluster.sandbox.cluster.volumePath(ns, 'repo-data');
+    const files = (await readdir(join(root, 'data'), { recursive: true })).map((f) =>
+      join(root, 'data', String(f)),
+    );
+    for (const f of files) {
+      if (!(await stat(f)).isFile()) continue;
+      const fh = await openFile(f, 'r+');
+      const one = Buffer.alloc(1);
+      await fh.read(one, 0, 1, 4096);
+      one[0] ^= 0xff;
+      await fh.write(one, 0, 1, 4096);
+      await fh.close();
+    }
+    // Every minute, reading all packs: the next slot finds it.
+    await c.patch(Kinds.BackupRepository, ns, 'repo', {
+      spec: { maintenance: { verifySchedule: '* * * * *', verifyReadDataPercent: 100 } },
+    });
+    const repo = await waitFor(
+      'the check to find the damage',
+      async () => {
+        const r = await c.get(Kinds.BackupRepository, ns, 'repo');
+        return r.status?.conditions?.find((x) => x.type === 'DataIntact')?.status === 'False' ? r : undefined;
+      },
+      150_000,
+      async () => JSON.stringify((await c.get(Kinds.BackupRepository, ns, 'repo')).status),
+    );
+    expect(repo.status?.damagedManifests).to.include(b.status?.volumes?.[0]?.manifestID);
+    expect(repo.status?.lastVerifyTime).to.be.a('string');
+    const shown = await waitFor('the Backup to show it', async () => {
+      const x = await c.get(Kinds.Backup, ns, b.metadata.name ?? '');
+      return x.status?.conditions?.find((k) => k.type === 'DataIntact')?.status === 'False' ? x : undefined;
+    });
+    expect(shown.status?.conditions?.find((k) => k.type === 'DataIntact')?.message).to.contain(
+      'found damaged blocks in volume(s) root',
+    );
+    expect(shown.status?.conditions?.find((k) => k.type === 'Ready')?.status).to.equal('False');
+    await c.patch(Kinds.BackupRepository, ns, 'repo', {
+      spec: { maintenance: { verifySchedule: '0 0 1 1 *' } },
+    });
+  });
+
   it('backup names never collide: one display name twice makes two backups; 2000 requests make 2000', async function () {
     this.timeout(600_000);
     const c = cluster.client;

@@ -122,6 +122,15 @@ export class BackupReconciler implements Reconciler {
           ? [{ namespace: r.metadata?.namespace ?? '', name: r.spec.backupRef.name }]
           : [],
       ),
+      // A repository's integrity check result reaches every Backup stored in it.
+      watch(BackupRepositoryKind, (repo, cache) =>
+        cache
+          .list(BackupKind, {
+            namespace: repo.metadata?.namespace ?? '',
+            labels: { [LABEL_REPOSITORY]: labelValue(repo.metadata?.name ?? '') },
+          })
+          .map((b) => ({ namespace: b.metadata.namespace ?? '', name: b.metadata.name ?? '' })),
+      ),
     ];
   }
 
@@ -828,6 +837,7 @@ class BackupRun {
     await releaseServerLock(this.client, this.ns, this.backup.spec.server, this.holder);
     const phase = this.backup.status?.phase;
     if (phase !== BackupPhase.Available && phase !== BackupPhase.Restoring) return;
+    await this.recordIntegrity();
     const restoring = await this.activeRestores(false);
     // Status says what is true now: who reads it at this moment, or what it holds.
     const want = restoring.length ? BackupPhase.Restoring : BackupPhase.Available;
@@ -837,6 +847,43 @@ class BackupRun {
     if (want !== phase || message !== this.backup.status?.message)
       await this.writeStatus({ phase: want, message });
     return restoring.length ? this.poll : undefined;
+  }
+
+  /**
+   * Shows what the repository's last integrity check found about this backup's data: Available alone
+   * must not hide damage. The condition appears once a check has run.
+   */
+  private async recordIntegrity(): Promise<void> {
+    const repo = this.ctx.cache
+      .list(BackupRepositoryKind, { namespace: this.ns })
+      .find((r) => r.metadata.name === this.backup.spec.repositoryRef.name);
+    if (!repo?.status?.lastVerifyTime) return;
+    const damaged = new Set(repo.status.damagedManifests ?? []);
+    const hit = (this.backup.status?.volumes ?? []).filter((v) => v.manifestID && damaged.has(v.manifestID));
+    const cond = hit.length
+      ? this.cond(
+          ConditionType.DataIntact,
+          'False',
+          Reason.CorruptData,
+          `the integrity check of ${repo.status.lastVerifyTime} found damaged blocks in volume(s) ${hit.map((v) => v.name).join(', ')}: back the server up again (the new backup writes them again and heals this one), or restore another backup`,
+        )
+      : this.cond(
+          ConditionType.DataIntact,
+          'True',
+          Reason.Succeeded,
+          `the integrity check of ${repo.status.lastVerifyTime} found no damage in this backup's data`,
+        );
+    const have = getCondition(this.backup.status?.conditions, ConditionType.DataIntact);
+    if (have?.status === cond.status && have.message === cond.message) return;
+    await this.writeStatus({
+      conditions: this.conditions([
+        cond,
+        hit.length
+          ? this.cond(ConditionType.Ready, 'False', Reason.CorruptData, cond.message)
+          : this.cond(ConditionType.Ready, 'True', Reason.Succeeded, 'the backup is available for restore'),
+      ]),
+    });
+    if (hit.length) await this.ctx.events.warning(this.backup, Reason.CorruptData, cond.message);
   }
 
   /** Restores reading this backup, from the cache or, when `fresh`, from the API. */

@@ -7,7 +7,12 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { CronExpressionParser } from 'cron-parser';
 import { API_VERSION } from '../../api/constants.js';
-import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, DEFAULT_GC_SCHEDULE } from '../../api/defaults.js';
+import {
+  DEFAULT_BLOCK_SIZE,
+  DEFAULT_COMPRESSION,
+  DEFAULT_GC_SCHEDULE,
+  DEFAULT_VERIFY_READ_DATA_PERCENT,
+} from '../../api/defaults.js';
 import { LABEL_REPOSITORY_JOB } from '../../api/labels.js';
 import type { BackupRepository } from '../../api/types.js';
 import {
@@ -104,6 +109,61 @@ export function gcJob(
     settings,
   });
   return ownedByRepository(job, repo);
+}
+
+/** Name of the verify Job of one `maintenance.verifySchedule` slot. */
+export function verifyJobName(repo: string, slot: Date): string {
+  return childName(repo, `verify-${slotStamp(slot)}`);
+}
+
+/**
+ * `mover verify --read-data=<fraction>`: reads, decrypts and re-hashes a random sample of packs, and
+ * records damaged blocks in the repository so the next backup writes them again.
+ */
+export function verifyJob(
+  repo: BackupRepository,
+  access: RepositoryAccess,
+  settings: JobSettings,
+  slot: Date,
+): V1Job {
+  const name = repo.metadata.name ?? '';
+  const percent = repo.spec.maintenance?.verifyReadDataPercent ?? DEFAULT_VERIFY_READ_DATA_PERCENT;
+  const verify = moverContainer(
+    VERIFY_CONTAINER,
+    [
+      'csbs',
+      'mover',
+      'verify',
+      ...repositoryArgs(access),
+      `--read-data=${percent / 100}`,
+      '--summary-file',
+      TERMINATION_MESSAGE_PATH,
+    ],
+    access,
+    settings,
+  );
+  verify.terminationMessagePolicy = 'FallbackToLogsOnError';
+  const job = moverJob({
+    name: verifyJobName(name, slot),
+    namespace: repo.metadata.namespace ?? '',
+    labels: repositoryJobLabels(name),
+    containers: [verify],
+    volumes: repositoryVolumes(access),
+    blockDevices: false,
+    settings,
+  });
+  return ownedByRepository(job, repo);
+}
+
+/** Container name of the verify Job. */
+export const VERIFY_CONTAINER = 'verify';
+
+/** The latest slot of a UTC cron schedule at or before `now`, and the next one after it. */
+export function cronSlots(expr: string, now: Date): { last: Date; next: Date } {
+  const it = CronExpressionParser.parse(expr, { currentDate: new Date(now.getTime() + 1000), tz: 'UTC' });
+  const last = it.prev().toDate();
+  const after = CronExpressionParser.parse(expr, { currentDate: now, tz: 'UTC' });
+  return { last, next: after.next().toDate() };
 }
 
 /** The latest gc slot at or before `now`, and the next one after it (UTC cron). */

@@ -6,7 +6,7 @@
  */
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { ConditionType, Reason, RepositoryPhase } from '../../api/conditions.js';
-import { DEFAULT_KEY_SECRET_KEY } from '../../api/defaults.js';
+import { DEFAULT_KEY_SECRET_KEY, DEFAULT_VERIFY_SCHEDULE } from '../../api/defaults.js';
 import { FINALIZER_REPOSITORY_IN_USE, LABEL_REPOSITORY, LABEL_REPOSITORY_JOB } from '../../api/labels.js';
 import type { BackupRepository, BackupRepositoryStatus } from '../../api/types.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
@@ -28,9 +28,19 @@ import { labelValue } from '../shared/names.js';
 import { repositoryAccess } from '../shared/repository.js';
 import type { ControllerSettings } from '../shared/settings.js';
 import { MANAGED_SELECTOR } from '../shared/mover.js';
-import { checkJob, checkJobName, gcJob, gcJobName, gcSlots, repositoryJobLabels } from './desired.js';
+import {
+  checkJob,
+  checkJobName,
+  cronSlots,
+  gcJob,
+  gcJobName,
+  gcSlots,
+  repositoryJobLabels,
+  verifyJob,
+  verifyJobName,
+} from './desired.js';
 import { humanBytes } from '../../api/quantity.js';
-import { maintenanceFailure, storedBytesOf } from './status.js';
+import { maintenanceFailure, storedBytesOf, verifyResult } from './status.js';
 
 /** Ready reason while a deleted repository waits for the Backups that still use it. */
 const REPOSITORY_IN_USE = 'RepositoryInUse';
@@ -192,20 +202,83 @@ export class BackupRepositoryReconciler implements Reconciler {
     const count = await backupCount();
     if (repo.status?.backupCount !== count) await write({ backupCount: count });
 
-    // 2. Garbage collection on schedule (never for a slot before the repository existed).
-    const { last, next } = gcSlots(repo.spec.maintenance?.gcSchedule, now);
     const created = new Date((repo.metadata.creationTimestamp as unknown as string) ?? now.toISOString());
+    // Cached: a maintenance Job not seen yet is deleted on the reconcile its own event brings.
+    const jobs = await listChildren(ctx, Kinds.Job, ns, repositoryJobLabels(key.name), false);
+
+    // 2. The integrity check on schedule: a sample of the data read back, damage recorded for repair.
+    const checked = cronSlots(repo.spec.maintenance?.verifySchedule || DEFAULT_VERIFY_SCHEDULE, now);
+    const verifyName = verifyJobName(key.name, checked.last);
+    for (const old of jobs) {
+      const n = old.metadata?.name ?? '';
+      if (n.startsWith(verifyJobName(key.name, new Date(0)).slice(0, -12)) && n !== verifyName)
+        await ctx.client.delete(Kinds.Job, ns, n, { propagationPolicy: 'Background', ignoreNotFound: true });
+    }
+    const lastVerify = repo.status?.lastVerifyTime ? new Date(repo.status.lastVerifyTime) : undefined;
+    if (checked.last > created && (!lastVerify || lastVerify < checked.last)) {
+      const job = jobs.find((j) => j.metadata?.name === verifyName);
+      if (!job) {
+        try {
+          await createMoverJob(ctx.client, verifyJob(repo, access, this.settings.jobs, checked.last));
+          await ctx.events.normal(repo, 'Verifying', `integrity check Job ${verifyName} started`);
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+        }
+        return { requeueAfterMs: this.settings.pollMs };
+      }
+      const st = jobState(job);
+      if (st.state === 'running') return { requeueAfterMs: this.settings.pollMs };
+      const result = verifyResult(await pods(job), st.state === 'complete');
+      const untilNextCheck = Math.min(Math.max(checked.next.getTime() - now.getTime(), 1000), 3600_000);
+      if (result.state === 'error') {
+        if (repo.status?.message !== `integrity check failed: ${result.message}`)
+          await ctx.events.warning(repo, 'VerifyFailed', result.message);
+        // The failed Job stays until the next slot, so this slot is not retried in a loop.
+        await write({ message: `integrity check failed: ${result.message}` });
+        return { requeueAfterMs: untilNextCheck };
+      }
+      const damaged = result.state === 'damaged' ? result.manifests : [];
+      const message =
+        result.state === 'damaged'
+          ? `the check of ${formatTime(checked.last)} found damaged data in ${damaged.length} manifest(s): ${result.message}. The next backup of each affected server writes the damaged blocks again`
+          : `the check of ${formatTime(checked.last)} read back a sample of the data: no damage found`;
+      await write(
+        {
+          lastVerifyTime: formatTime(checked.last),
+          damagedManifests: damaged.slice(0, 1000),
+          message: result.state === 'damaged' ? message : 'repository ready; integrity check passed',
+        },
+        [
+          {
+            type: ConditionType.DataIntact,
+            status: result.state === 'damaged' ? 'False' : 'True',
+            reason: result.state === 'damaged' ? Reason.CorruptData : Reason.Succeeded,
+            message,
+          },
+        ],
+      );
+      if (result.state === 'damaged') await ctx.events.warning(repo, Reason.CorruptData, message);
+      else await ctx.events.normal(repo, 'Verified', message);
+      await ctx.client.delete(Kinds.Job, ns, verifyName, {
+        propagationPolicy: 'Background',
+        ignoreNotFound: true,
+      });
+      return { requeueAfterMs: 0 };
+    }
+
+    // 3. Garbage collection on schedule (never for a slot before the repository existed).
+    const { last, next } = gcSlots(repo.spec.maintenance?.gcSchedule, now);
     const lastGC = repo.status?.lastGCTime ? new Date(repo.status.lastGCTime) : undefined;
     const due = last > created && (!lastGC || lastGC < last);
-    // Cached: a gc Job not seen yet is deleted on the reconcile its own event brings.
-    const jobs = await listChildren(ctx, Kinds.Job, ns, repositoryJobLabels(key.name), false);
     const gcName = gcJobName(key.name, last);
     for (const old of jobs) {
       const n = old.metadata?.name ?? '';
       if (n.startsWith(`${gcJobName(key.name, new Date(0)).slice(0, -12)}`) && n !== gcName)
         await ctx.client.delete(Kinds.Job, ns, n, { propagationPolicy: 'Background', ignoreNotFound: true });
     }
-    const untilNext = Math.min(Math.max(next.getTime() - now.getTime(), 1000), 3600_000);
+    // Woken for whichever maintenance slot comes first.
+    const soonest = Math.min(next.getTime(), checked.next.getTime());
+    const untilNext = Math.min(Math.max(soonest - now.getTime(), 1000), 3600_000);
     if (!due) return { requeueAfterMs: untilNext };
     let job = jobs.find((j) => j.metadata?.name === gcName);
     if (!job) {

@@ -33,3 +33,43 @@ export function maintenanceFailure(pods: V1Pod[]): string | undefined {
   }
   return undefined;
 }
+
+/** What a verify Job found: nothing wrong, damaged manifests (exit 5), or an error of its own. */
+export type VerifyOutcome =
+  | { state: 'intact' }
+  | { state: 'damaged'; manifests: string[]; message: string }
+  | { state: 'error'; message: string };
+
+/**
+ * Reads a verify Job's result from its pods. Exit 5 is a finding, not a failure of the check: its summary
+ * lists the damaged manifests (`damagedManifests`, else the uses of the first bad blocks).
+ */
+export function verifyResult(pods: V1Pod[], complete: boolean): VerifyOutcome {
+  if (complete) return { state: 'intact' };
+  for (const pod of pods)
+    for (const cs of pod.status?.containerStatuses ?? []) {
+      const t = cs.state?.terminated ?? cs.lastState?.terminated;
+      if (t?.exitCode !== 5) continue;
+      const line =
+        (t.message ?? '')
+          .split('\n')
+          .filter((l) => l.trim())
+          .pop() ?? '';
+      let o: Record<string, unknown> = {};
+      try {
+        o = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        // a summary cut short: the manifests stay unknown, the error below still says what was found
+      }
+      const listed = Array.isArray(o.damagedManifests) ? o.damagedManifests.map(String) : [];
+      const uses = Array.isArray(o.bad)
+        ? (o.bad as { uses?: { manifest?: string }[] }[]).flatMap((b) =>
+            (b.uses ?? []).map((u) => String(u.manifest)),
+          )
+        : [];
+      const manifests = [...new Set(listed.length ? listed : uses)].filter(Boolean).sort();
+      const err = o.error as { message?: string } | undefined;
+      return { state: 'damaged', manifests, message: (err?.message ?? 'corrupt data found').slice(0, 500) };
+    }
+  return { state: 'error', message: maintenanceFailure(pods) ?? 'the verify Job failed without a result' };
+}

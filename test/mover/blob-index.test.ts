@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { BlobIndex } from '../../src/mover/repository/blob-index.js';
-import type { BlobEntry } from '../../src/mover/repository/format.js';
+import { BAD_COPY, type BlobEntry, type IndexedPack } from '../../src/mover/repository/format.js';
 
 function entry(id: Buffer, offset: number): BlobEntry {
   return { id, type: offset % 2, comp: offset % 3, offset, length: 100 + offset, rawLength: 65536 };
@@ -58,5 +58,46 @@ describe('mover/repository/blob-index', () => {
     const other = Buffer.from(ids[140]!);
     other[31]! ^= 1;
     expect(idx.has(other)).to.equal(false);
+  });
+
+  it('a copy flagged bad loses to any good copy, whatever order the index objects load in', () => {
+    const x = randomBytes(32);
+    const y = randomBytes(32);
+    const damaged: IndexedPack = { packId: 'p', size: 1, entries: [entry(y, 0), entry(x, 100)] };
+    const flagged: IndexedPack = {
+      ...damaged,
+      entries: [entry(y, 0), { ...entry(x, 100), type: entry(x, 100).type | BAD_COPY }],
+    };
+    const repair: IndexedPack = { packId: 'q', size: 1, entries: [entry(x, 0)] };
+    const orders = [
+      [damaged, repair, flagged],
+      [damaged, flagged, repair],
+      [repair, damaged, flagged],
+      [repair, flagged, damaged],
+      [flagged, damaged, repair],
+      [flagged, repair, damaged],
+    ];
+    for (const order of orders) {
+      const idx = new BlobIndex();
+      for (const p of order) idx.addPack(p);
+      const what = order.map((p) => (p === flagged ? 'flagged' : p.packId)).join(',');
+      expect(idx.packIds[idx.get(x)!.pack], what).to.equal('q');
+      expect(idx.packIds[idx.get(y)!.pack], what).to.equal('p');
+      // gc rewrites the damaged pack's entries with the flag, so it stays.
+      expect(idx.packEntries('p')!.entries[1]!.type, what).to.equal(BAD_COPY);
+    }
+  });
+
+  it('markBad: with no good copy the blob is not found; a good copy added later is', () => {
+    const idx = new BlobIndex();
+    const x = randomBytes(32);
+    idx.addPack({ packId: 'p', size: 1, entries: [entry(x, 0)] });
+    expect(idx.markBad('p', [x])).to.equal(1);
+    expect(idx.markBad('p', [x])).to.equal(0);
+    expect(idx.markBad('nope', [x])).to.equal(0);
+    expect(idx.has(x)).to.equal(false);
+    expect(idx.get(x)).to.equal(undefined);
+    idx.addPack({ packId: 'q', size: 1, entries: [entry(x, 2)] });
+    expect(idx.get(x)).to.include({ pack: 1, offset: 2 });
   });
 });

@@ -8,10 +8,11 @@
  * ~380-410 for the Map of objects this replaced.
  *
  * Every entry of every indexed pack is kept, in pack order, so gc can rewrite a pack's index
- * entries as they were; the table points at the first entry seen for an id, whose location wins.
+ * entries as they were; the table points at the first entry seen for an id, whose location wins,
+ * unless that copy is flagged bad ({@link BAD_COPY}): then any good copy wins over it.
  */
 import { ID_BYTES } from './crypto.js';
-import type { BlobEntry, IndexedPack } from './format.js';
+import { BAD_COPY, type BlobEntry, type IndexedPack } from './format.js';
 
 /** Where a blob lives, as the in-memory index keeps it. */
 export interface BlobLocation {
@@ -42,9 +43,17 @@ export class BlobIndex {
   private table = new Int32Array(0);
   private distinct = 0;
 
-  /** Adds a pack's entries (a pack already indexed is left as it is); the first location of an id wins. */
+  /**
+   * Adds a pack's entries; the first good location of an id wins. A pack already indexed is not added
+   * again, but the copies this listing flags bad are flagged in it too: flags are only ever added, so
+   * the outcome does not depend on the order index objects are read in.
+   */
   addPack(p: IndexedPack): void {
-    if (this.packNumbers.has(p.packId)) return;
+    if (this.packNumbers.has(p.packId)) {
+      const bad = p.entries.filter((e) => (e.type & BAD_COPY) !== 0).map((e) => e.id);
+      if (bad.length > 0) this.markBad(p.packId, bad);
+      return;
+    }
     const pack = this.packIds.length;
     this.packIds.push(p.packId);
     this.packSizes.push(p.size);
@@ -63,22 +72,64 @@ export class BlobIndex {
       seg.rawLength[k] = e.rawLength;
       seg.codec[k] = (e.comp & 0xf) | (e.type << 4);
       const slot = this.find(e.id);
-      if (this.table[slot] === EMPTY) {
+      const held = this.table[slot]!;
+      if (held === EMPTY) {
         this.table[slot] = i;
         this.distinct++;
-      }
+      } else if (this.isBad(held) && !this.isBad(i)) this.table[slot] = i;
     }
   }
 
-  /** The location of a blob by its id (Buffer) or id key ({@link idKey}). */
+  /**
+   * Flags the copies of `ids` in pack `packId` bad (in memory; `Repository.writeBadCopies` makes
+   * it last); lookups then use another copy, or find none. Returns how many copies were newly flagged.
+   */
+  markBad(packId: string, ids: Buffer[]): number {
+    const pack = this.packNumbers.get(packId);
+    if (pack === undefined || ids.length === 0) return 0;
+    const wanted = new Set(ids.map((id) => id.toString('latin1')));
+    // Slots that pointed at a copy flagged now, by their id's first word: they need another copy.
+    const stale = new Map<number, number[]>();
+    let flagged = 0;
+    const start = this.packStart[pack]!;
+    for (let i = start; i < start + this.packCount[pack]!; i++) {
+      if (this.isBad(i)) continue;
+      const id = this.idOf(i);
+      if (!wanted.has(id.toString('latin1'))) continue;
+      this.segments[i >>> SEGMENT_BITS]!.codec[i & SEGMENT_MASK]! |= BAD_COPY << 4;
+      flagged++;
+      const slot = this.find(id);
+      if (this.table[slot] !== i) continue;
+      const word = this.idWord(i, 0);
+      const slots = stale.get(word);
+      if (slots) slots.push(slot);
+      else stale.set(word, [slot]);
+    }
+    if (stale.size === 0) return flagged;
+    // One pass over every entry: the table keeps no list of an id's other copies, and flags are rare.
+    for (let j = 0; j < this.n; j++) {
+      const slots = stale.get(this.idWord(j, 0));
+      if (!slots || this.isBad(j)) continue;
+      for (const slot of slots) {
+        const held = this.table[slot]!;
+        if (this.isBad(held) && this.sameEntry(held, j)) this.table[slot] = j;
+      }
+    }
+    return flagged;
+  }
+
+  /** The location of a blob by its id (Buffer) or id key ({@link idKey}); bad copies are not returned. */
   get(id: Buffer | string): BlobLocation | undefined {
     if (this.distinct === 0) return undefined;
     const i = this.table[this.find(asId(id))]!;
-    return i === EMPTY ? undefined : this.location(i);
+    return i === EMPTY || this.isBad(i) ? undefined : this.location(i);
   }
 
+  /** True when the index holds a copy of the blob that is not flagged bad. */
   has(id: Buffer | string): boolean {
-    return this.distinct > 0 && this.table[this.find(asId(id))] !== EMPTY;
+    if (this.distinct === 0) return false;
+    const i = this.table[this.find(asId(id))]!;
+    return i !== EMPTY && !this.isBad(i);
   }
 
   /** Number of distinct blobs. */
@@ -100,7 +151,8 @@ export class BlobIndex {
       const loc = this.location(i);
       entries.push({
         id: this.idOf(i),
-        type: loc.type,
+        // With the bad flag: gc's rewritten index keeps it.
+        type: loc.type | (this.isBad(i) ? BAD_COPY : 0),
         comp: loc.comp,
         offset: loc.offset,
         length: loc.length,
@@ -119,8 +171,17 @@ export class BlobIndex {
       length: seg.length[k]!,
       rawLength: seg.rawLength[k]!,
       comp: seg.codec[k]! & 0xf,
-      type: seg.codec[k]! >> 4,
+      type: (seg.codec[k]! >> 4) & ~BAD_COPY,
     };
+  }
+
+  private isBad(i: number): boolean {
+    return ((this.segments[i >>> SEGMENT_BITS]!.codec[i & SEGMENT_MASK]! >> 4) & BAD_COPY) !== 0;
+  }
+
+  private sameEntry(i: number, j: number): boolean {
+    for (let w = 0; w < ID_WORDS; w++) if (this.idWord(i, w) !== this.idWord(j, w)) return false;
+    return true;
   }
 
   private idWord(i: number, w: number): number {

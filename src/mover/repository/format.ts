@@ -10,6 +10,12 @@ const zstd = require('zstd-napi') as typeof import('zstd-napi');
 
 /** What a blob holds: a block of volume data, or a page (a run of block ids of a manifest). */
 export const BlobType = { Data: 0, Page: 1 } as const;
+/**
+ * A flag on an entry's type, in index objects only (never in pack headers): this copy of the blob is
+ * known to be bad, and a good copy was written elsewhere. Lookups skip it; gc keeps it, so the bad
+ * copy never wins again (docs/mover.md, "Healing").
+ */
+export const BAD_COPY = 0x8;
 /** How a blob's plaintext was compressed before sealing (recorded per blob). */
 export const Compression = { None: 0, Zstd: 1, Lz4: 2 } as const;
 

@@ -2,6 +2,9 @@
  * Backup: reads a volume in large chunks, hashes every block in worker threads, compresses and
  * seals only blocks the repository lacks, packs them, writes the manifest's pages and finally the
  * manifest itself. Memory is bounded by the chunks in flight, not by the volume size.
+ *
+ * Blocks in the repository's damaged record are written again rather than deduplicated; once the
+ * manifest is written their records are cleared, which heals every manifest that uses them.
  */
 import { randomBytes } from 'node:crypto';
 import { MoverError } from './errors.js';
@@ -62,6 +65,8 @@ export interface BackupSummary {
   blocksReused: number;
   blocksZero: number;
   packsWritten: number;
+  /** Blocks and pages of the damaged record this backup wrote again. */
+  repairedBlobs: number;
   seconds: number;
   phases: Phases;
 }
@@ -103,6 +108,11 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
   );
   try {
     await repo.loadIndex();
+    // Recorded bad copies are flagged, so neither blocks nor pages deduplicate against them.
+    const damaged = await repo.loadDamaged();
+    repo.applyDamaged(damaged);
+    const damagedKeys = new Set(damaged.map((d) => Buffer.from(d.blob, 'hex').toString('latin1')));
+    const repaired = new Set<string>();
     const packer = new PackWriter(repo);
     const compressor = repo.newCompressor();
     const phases: Phases = { read: 0, hash: 0, compress: 0, encrypt: 0, write: 0 };
@@ -136,6 +146,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       pageIds[p] = id.toString('hex');
       if (packer.has(id, key) || claimed.has(key)) return;
       claimed.add(key);
+      if (damagedKeys.has(key)) repaired.add(key);
       const { comp, bytes } = compressor.compress(ids);
       await packer.add(id, BlobType.Page, comp, ids.length, repo.sealBlob(id, bytes));
       claimed.delete(key);
@@ -259,6 +270,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
             claimed.add(key);
             newBlocks.push(i);
             newKeys.push(key);
+            if (damagedKeys.has(key)) repaired.add(key);
           }
         }
         if (worker >= 0 && newBlocks.length === 0) {
@@ -317,6 +329,10 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
     if (failure !== undefined) throw failure;
     await packer.finish();
     phases.write = packer.stats.writeSeconds;
+    // Recorded blobs that have a good copy now (this backup's, or a concurrent one's): their bad
+    // copies are flagged for good before the manifest, and their records cleared after it.
+    const healed = damaged.filter((d) => repo.index.has(Buffer.from(d.blob, 'hex')));
+    await repo.writeBadCopies(healed.flatMap((d) => (d.pack ? [d.pack] : [])));
 
     const id = randomBytes(8).toString('hex');
     const summary: BackupSummary = {
@@ -330,6 +346,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       blocksReused: progress.blocksReused,
       blocksZero: progress.blocksZero,
       packsWritten: packer.stats.packs,
+      repairedBlobs: repaired.size,
       seconds: 0,
       phases: roundPhases(phases),
     };
@@ -348,6 +365,8 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       summary: { ...summary },
     };
     await repo.saveManifest(manifest);
+    // Best effort: a record left behind only makes a later backup store its block once more.
+    await repo.clearDamaged(healed.map((d) => d.blob)).catch(() => undefined);
     summary.seconds = round(Number(process.hrtime.bigint() - started) / 1e9);
     return summary;
   } finally {

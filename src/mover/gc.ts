@@ -8,6 +8,8 @@
  *   (the packs stay as unindexed "orphans" until a later gc finds the repository quiet).
  * - Manifests that appear while gc runs are marked too; a garbage pack one of them uses is
  *   re-indexed instead of deleted. A referenced orphan is always re-indexed from its own header.
+ * - Copies in the damaged record are not live (a good copy is, if any) and never repacked; their bad
+ *   flags go into the index gc writes.
  */
 import { randomBytes } from 'node:crypto';
 import { NotFoundError } from './backend/backend.js';
@@ -62,6 +64,7 @@ export async function gc(repo: Repository, options: GcOptions = {}): Promise<GcR
     // List packs before the index: a pack listed here and missing from the index is an orphan.
     const stored = await listPacks(repo);
     await repo.loadIndex();
+    repo.applyDamaged(await repo.loadDamaged());
     const indexFiles = new Set(repo.index.loadedFiles);
     const orphans = new Map<string, IndexedPack>();
     for (const [packId, size] of stored) {

@@ -2,7 +2,8 @@
  * Restore: writes a manifest's volume to a target, verifying every block (authenticated
  * decryption, then its keyed hash). Runs of consecutive blocks are read from their packs and decoded
  * by worker threads into shared slots in volume order; the main thread writes each run to the target.
- * `onlyChanged` hashes the target first and rewrites only differing blocks.
+ * `onlyChanged` hashes the target first and rewrites only differing blocks. Blobs found bad go to the
+ * repository's damaged record, so the next backup writes them again.
  */
 import * as fsp from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -13,7 +14,7 @@ import { defaultWorkerCount, ownedBuffer, WorkerPool } from './pipeline/pool.js'
 import { DECODE_META, type DecodeReply, type DecodeSource, type HashReply } from './pipeline/messages.js';
 import { ID_BYTES, ZERO_ID } from './repository/crypto.js';
 import { packKey } from './repository/format.js';
-import type { BlobLocation, Manifest, Repository } from './repository/repository.js';
+import type { BlobLocation, DamagedBlob, Manifest, Repository } from './repository/repository.js';
 import { TargetWriter, type Write } from './target-writer.js';
 import { statVolume, volumeAccessHint, type VolumeInfo } from './volume.js';
 
@@ -175,6 +176,7 @@ async function restoreLocked(
   };
   const progress: RestoreProgress = { phase: 'restore', bytesDone: 0, bytesTotal: size, bytesWritten: 0 };
   const bad: BadBlock[] = [];
+  const damaged: Omit<DamagedBlob, 'by' | 'found'>[] = [];
   const blockLength = (g: number): number => Math.min(blockSize, size - g * blockSize);
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
@@ -226,9 +228,10 @@ async function restoreLocked(
     }
     const missingPack = (packId: string): string =>
       `pack ${packId}: ${new NotFoundError(packKey(packId), repo.backend.location).message}`;
-    const markBad = (k: number, reason: string): void => {
+    const markBad = (k: number, reason: string, pack: string): void => {
       const b = blocks[k]!;
       bad.push({ block: b.id.toString('hex'), offset: b.g * blockSize, reason });
+      damaged.push({ blob: b.id.toString('hex'), pack, reason });
     };
     const slot = await pool.acquireSlot();
     try {
@@ -261,7 +264,7 @@ async function restoreLocked(
       const entries: number[] = [];
       blocks.forEach((_, k) => {
         if (!missing.has(sourceOf[k]!)) entries.push(k);
-        else markBad(k, missingPack(sources[sourceOf[k]!]!.packId));
+        else markBad(k, missingPack(sources[sourceOf[k]!]!.packId), sources[sourceOf[k]!]!.packId);
       });
       const meta = new Int32Array(entries.length * DECODE_META);
       const ids = Buffer.alloc(entries.length * ID_BYTES);
@@ -294,7 +297,7 @@ async function restoreLocked(
         const k = entries[f.item]!;
         failed.add(k);
         const packId = sources[sourceOf[k]!]!.packId;
-        markBad(k, f.missing ? missingPack(packId) : `pack ${packId}: ${f.reason}`);
+        markBad(k, f.missing ? missingPack(packId) : `pack ${packId}: ${f.reason}`, packId);
       }
       const writes: Write[] = [];
       for (const k of entries) {
@@ -349,7 +352,19 @@ async function restoreLocked(
     for (let w = 0; w < nPages && failure === undefined; w += WINDOW_PAGES) {
       const first = w * pageBlocks;
       const count = Math.min(WINDOW_PAGES * pageBlocks, nBlocks - first);
-      const pages = await Promise.all(manifest.pages.slice(w, w + WINDOW_PAGES).map((p) => repo.loadPage(p)));
+      const pages = await Promise.all(
+        manifest.pages.slice(w, w + WINDOW_PAGES).map((p) =>
+          repo.loadPage(p).catch(async (err: unknown) => {
+            if (err instanceof MoverError && err.code === 'Corrupt') {
+              const loc = repo.index.get(Buffer.from(p, 'hex'));
+              const pack = loc ? repo.index.packIds[loc.pack] : undefined;
+              const page = { blob: p, ...(pack ? { pack } : {}), reason: `page: ${err.message}` };
+              await repo.recordDamaged([page], 'restore').catch(() => undefined);
+            }
+            throw err;
+          }),
+        ),
+      );
       const ids = Buffer.concat(pages);
       if (ids.length !== count * ID_BYTES)
         throw new MoverError('Corrupt', `manifest ${manifest.id}: pages do not cover the volume`);
@@ -382,6 +397,7 @@ async function restoreLocked(
         const loc = repo.index.get(id) ?? (await repo.locate(id));
         if (!loc) {
           bad.push({ block: id.toString('hex'), offset: g * blockSize, reason: 'not in the index' });
+          damaged.push({ blob: id.toString('hex'), reason: 'not in the index' });
           await flush();
           continue;
         }
@@ -426,6 +442,8 @@ async function restoreLocked(
     throw err;
   }
   if (bad.length > 0) {
+    // Best effort: failing to record must not hide the restore's own error.
+    await repo.recordDamaged(damaged, 'restore').catch(() => undefined);
     bad.sort((a, b) => a.offset - b.offset);
     const shown = bad
       .slice(0, 5)

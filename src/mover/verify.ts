@@ -1,7 +1,9 @@
 /**
  * Verify: every manifest's pages load and every block it lists is indexed in a pack that exists
  * and is large enough; with `readData` (a fraction of packs, 1 = all) the blobs are also read,
- * decrypted and re-hashed. Each bad block is reported with the manifests and offsets that use it.
+ * decrypted and re-hashed. Each bad block is reported with the manifests and offsets that use it,
+ * and added to the repository's damaged record (the only thing verify writes), so the next backup
+ * stores it again. Blocks recorded damaged earlier (by a restore, say) count as bad until then.
  */
 import { randomInt } from 'node:crypto';
 import { NotFoundError } from './backend/backend.js';
@@ -36,13 +38,15 @@ export interface VerifyResult {
   packsRead: number;
   bytesRead: number;
   bad: BadBlob[];
+  /** Every manifest that uses a bad block or page, or cannot be read itself (sorted). */
+  damagedManifests: string[];
   seconds: number;
 }
 
 /** Largest single read when checking a pack's blobs. */
 const MAX_READ = 32 << 20;
 
-/** Verifies the repository; never changes it. */
+/** Verifies the repository; changes nothing but the damaged record. */
 export async function verify(repo: Repository, options: VerifyOptions = {}): Promise<VerifyResult> {
   const started = process.hrtime.bigint();
   const lock = await repo.lock('verify');
@@ -51,6 +55,10 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     const packs = await listPacks(repo);
     // Blocks of packs no index lists are not lost: the packs describe themselves.
     if ([...packs.keys()].some((p) => !repo.index.hasPack(p))) await repo.adoptOrphans();
+    // Recorded bad copies are skipped: a good copy is checked instead, or the block counts as bad.
+    const records = await repo.loadDamaged();
+    repo.applyDamaged(records);
+    const recorded = new Map(records.map((r) => [Buffer.from(r.blob, 'hex').toString('latin1'), r]));
     const bad = new Map<string, BadBlob>();
     const referenced = new Map<string, BlobLocation>();
     const markBad = (key: string, reason: string, pack?: string): void => {
@@ -60,6 +68,8 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
     const check = (key: string): void => {
       if (referenced.has(key) || bad.has(key)) return;
       const loc = repo.index.get(key);
+      const record = recorded.get(key);
+      if (!loc && record) return markBad(key, `recorded damaged: ${record.reason}`, record.pack);
       if (!loc) return markBad(key, 'not in the index');
       const packId = repo.index.packIds[loc.pack]!;
       const size = packs.get(packId);
@@ -186,7 +196,17 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
       }
     }
     if (bad.size > 0) await walk(true);
+    const found: { blob: string; pack?: string; reason: string }[] = [];
+    for (const [key, b] of bad) {
+      if (recorded.has(key)) continue;
+      const loc = b.pack ? undefined : repo.index.get(key);
+      const pack = b.pack ?? (loc ? repo.index.packIds[loc.pack] : undefined);
+      found.push({ blob: b.block, ...(pack ? { pack } : {}), reason: b.reason });
+    }
+    // Best effort: a storage failure here must not turn "corrupt" (exit 5) into something else.
+    await repo.recordDamaged(found, 'verify').catch(() => undefined);
     const list = [...badManifests, ...bad.values()];
+    const damagedManifests = new Set(list.flatMap((b) => b.uses.map((u) => u.manifest)));
     return {
       ok: list.length === 0,
       manifests: manifests.length,
@@ -194,6 +214,7 @@ export async function verify(repo: Repository, options: VerifyOptions = {}): Pro
       packsRead,
       bytesRead,
       bad: list,
+      damagedManifests: [...damagedManifests].sort(),
       seconds: Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000,
     };
   } finally {

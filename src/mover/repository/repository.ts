@@ -1,7 +1,7 @@
 /**
  * The repository: its config, key wrapping, blob index, manifests and locks on top of a
  * {@link Backend}. Layout (docs/mover.md): `config`, `keys/<id>`, `data/<xx>/<pack>`,
- * `index/<name>`, `manifests/<id>`, `locks/<id>`.
+ * `index/<name>`, `manifests/<id>`, `locks/<id>`, `damaged/<blob>`.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -97,6 +97,24 @@ export interface Manifest {
   tags: Record<string, string>;
   summary: Record<string, unknown>;
 }
+
+/**
+ * One entry of the damaged record, the object `damaged/<blob>`: verify or restore found this blob's
+ * copy corrupt or missing, and no backup has written it again yet.
+ */
+export interface DamagedBlob {
+  /** The blob's id (hex). */
+  blob: string;
+  /** The pack holding the bad copy, when the index named one. */
+  pack?: string;
+  reason: string;
+  by: 'verify' | 'restore';
+  /** When it was found (RFC 3339). */
+  found: string;
+}
+
+/** Damaged-record objects read or written at a time. */
+const DAMAGED_IO = 8;
 
 /** A lock object: a running backup (or gc, delete) announcing itself to gc. */
 export interface LockInfo {
@@ -288,6 +306,84 @@ export class Repository {
     this.index.loadedFiles.add(key);
     for (const p of fresh) this.index.addPack(p);
     return key;
+  }
+
+  /**
+   * Makes the in-memory bad flags of `packIds` last: writes an index object listing those packs again,
+   * flags included. Index objects are merged on load (a flag in any of them counts), and gc carries
+   * flags into the index it writes, so the bad copies never win a lookup again.
+   */
+  async writeBadCopies(packIds: Iterable<string>): Promise<void> {
+    const packs: IndexedPack[] = [];
+    for (const packId of new Set(packIds)) {
+      const p = this.index.packEntries(packId);
+      if (p) packs.push(p);
+    }
+    if (packs.length > 0) await this.writeIndex(`repair-${randomBytes(8).toString('hex')}`, packs);
+  }
+
+  /**
+   * Adds blobs to the damaged record. One object per blob: each writer puts only its own keys, so
+   * concurrent verifies, restores and backups never lose each other's entries, where one shared
+   * object would need a read-modify-write that S3 cannot make atomic. A blob recorded before keeps
+   * the pack its first record named (a later reader may find the copy already flagged, no pack).
+   */
+  async recordDamaged(blobs: Omit<DamagedBlob, 'by' | 'found'>[], by: DamagedBlob['by']): Promise<void> {
+    const found = new Date().toISOString();
+    // A block used at several offsets is reported once per offset: one write per blob.
+    const unique = [...new Map(blobs.map((b) => [b.blob, b])).values()];
+    await eachLimited(unique, DAMAGED_IO, async (b) => {
+      const before = b.pack ? undefined : await this.readDamaged(`damaged/${b.blob}`);
+      const record: DamagedBlob = { ...b, ...(before?.pack ? { pack: before.pack } : {}), by, found };
+      await this.backend.put(
+        `damaged/${b.blob}`,
+        seal(this.dataKey, Buffer.from(JSON.stringify(record)), aad(`damaged:${b.blob}`)),
+      );
+    });
+  }
+
+  /** The damaged record: every blob found bad and not written again since. */
+  async loadDamaged(): Promise<DamagedBlob[]> {
+    const keys: string[] = [];
+    for await (const obj of this.backend.list('damaged/')) keys.push(obj.key);
+    const out: DamagedBlob[] = [];
+    await eachLimited(keys, DAMAGED_IO, async (key) => {
+      const record = await this.readDamaged(key);
+      if (record) out.push(record);
+    });
+    return out;
+  }
+
+  /** Removes repaired blobs (hex ids) from the damaged record. */
+  async clearDamaged(blobs: Iterable<string>): Promise<void> {
+    await eachLimited([...blobs], DAMAGED_IO, (blob) => this.backend.delete(`damaged/${blob}`));
+  }
+
+  /** Flags the recorded bad copies in the in-memory index, so lookups use good copies or none. */
+  applyDamaged(records: DamagedBlob[]): void {
+    const byPack = new Map<string, Buffer[]>();
+    for (const r of records) {
+      if (!r.pack) continue;
+      const ids = byPack.get(r.pack);
+      if (ids) ids.push(Buffer.from(r.blob, 'hex'));
+      else byPack.set(r.pack, [Buffer.from(r.blob, 'hex')]);
+    }
+    for (const [packId, ids] of byPack) this.index.markBad(packId, ids);
+  }
+
+  private async readDamaged(key: string): Promise<DamagedBlob | undefined> {
+    const blob = key.slice('damaged/'.length);
+    if (!/^[0-9a-f]{64}$/.test(blob)) return undefined;
+    try {
+      return JSON.parse(
+        open(this.dataKey, await this.backend.get(key), aad(`damaged:${blob}`)).toString(),
+      ) as DamagedBlob;
+    } catch (err) {
+      // Cleared meanwhile, or unreadable: the blob is then found again by the next verify or restore.
+      if (err instanceof NotFoundError || err instanceof AuthError || err instanceof SyntaxError)
+        return undefined;
+      throw err;
+    }
   }
 
   /** Pack id -> stored size, from the `data/` listing. */
@@ -486,6 +582,15 @@ export class Repository {
     }
     return live;
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time (each is a round trip on S3). */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function processAlive(pid: number): boolean {

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, CommanderError, Option } from 'commander';
-import { backup, type Extent } from '../mover/backup.js';
+import { backup, type Extent, MAX_IDEMPOTENCY_KEY } from '../mover/backup.js';
 import { type Backend } from '../mover/backend/backend.js';
 import { openBackend } from '../mover/backend/open.js';
 import { ExitCode, MoverError, toMoverError, usageError } from '../mover/errors.js';
@@ -301,9 +301,19 @@ export function registerMover(program: Command): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option(
+      '--idempotency-key <key>',
+      `name this backup for retries (1-${MAX_IDEMPOTENCY_KEY} characters): if a manifest with this key exists, report it (reused: true) without reading the source`,
+    )
     .action(
       async (
-        opts: CommonOptions & { source: string; parent?: string; changedExtents?: string; tag: string[] },
+        opts: CommonOptions & {
+          source: string;
+          parent?: string;
+          changedExtents?: string;
+          tag: string[];
+          idempotencyKey?: string;
+        },
       ) => {
         await run(opts, async () => {
           const tags: Record<string, string> = {};
@@ -321,6 +331,7 @@ export function registerMover(program: Command): void {
             ...(opts.parent ? { parent: opts.parent } : {}),
             ...(changedExtents ? { changedExtents } : {}),
             tags,
+            ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
             ...(workers ? { workers } : {}),
             onProgress,
           });

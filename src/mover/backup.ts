@@ -4,10 +4,11 @@
  * manifest itself. Memory is bounded by the chunks in flight, not by the volume size.
  *
  * Blocks in the repository's damaged record are written again rather than deduplicated; once the
- * manifest is written their records are cleared, which heals every manifest that uses them.
+ * manifest is written their records are cleared, which heals every manifest that uses them. With an
+ * idempotency key the manifest's id is derived from the key, so a retried run finds the finished one.
  */
 import { randomBytes } from 'node:crypto';
-import { MoverError } from './errors.js';
+import { MoverError, usageError } from './errors.js';
 import { defaultWorkerCount, WorkerPool } from './pipeline/pool.js';
 import type { EncodeReply, HashReply } from './pipeline/messages.js';
 import { blobId, ID_BYTES, SEAL_OVERHEAD, ZERO_ID } from './repository/crypto.js';
@@ -31,7 +32,17 @@ export interface BackupOptions {
   changedExtents?: Extent[];
   workers?: number;
   onProgress?: (p: BackupProgress) => void;
+  /**
+   * Names this backup for retries: when a manifest with this key exists, it is reported (with
+   * `reused: true`) and the source is not read. Any string of 1 to 253 characters.
+   */
+  idempotencyKey?: string;
 }
+
+/** The manifest tag holding a backup's idempotency key. */
+export const IDEMPOTENCY_TAG = 'csbs.dev/idempotency-key';
+/** Longest idempotency key: a Kubernetes object name fits. */
+export const MAX_IDEMPOTENCY_KEY = 253;
 
 /** Progress of a running backup. */
 export interface BackupProgress {
@@ -69,6 +80,8 @@ export interface BackupSummary {
   repairedBlobs: number;
   seconds: number;
   phases: Phases;
+  /** Set when an idempotency key found this backup already done: the figures are the original run's. */
+  reused?: true;
 }
 
 /** Bytes per hash request: large sequential reads, a few MiB each. */
@@ -79,6 +92,18 @@ const INDEX_REFRESH_MS = 2000;
 /** Backs up `options.source` into `repo` and returns the summary; the manifest is written last. */
 export async function backup(repo: Repository, options: BackupOptions): Promise<BackupSummary> {
   const started = process.hrtime.bigint();
+  const key = options.idempotencyKey;
+  let keyedId: string | undefined;
+  if (key !== undefined) {
+    keyedId = idempotentManifestId(repo, key);
+    const existing = await readableManifest(repo, keyedId);
+    if (existing?.tags[IDEMPOTENCY_TAG] === key) {
+      const original = existing.summary as unknown as BackupSummary;
+      return { ...original, manifest: existing.id, reused: true };
+    }
+    // Another backup's manifest under that id (a 64-bit collision): this one takes a random id.
+    if (existing) keyedId = undefined;
+  }
   const { blockSize, pageBlocks } = repo.config;
   const source = await openSource(options.source);
   const parent = options.parent ? await loadParent(repo, options.parent) : undefined;
@@ -334,7 +359,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
     const healed = damaged.filter((d) => repo.index.has(Buffer.from(d.blob, 'hex')));
     await repo.writeBadCopies(healed.flatMap((d) => (d.pack ? [d.pack] : [])));
 
-    const id = randomBytes(8).toString('hex');
+    const id = keyedId ?? randomBytes(8).toString('hex');
     const summary: BackupSummary = {
       manifest: id,
       type: parent ? 'Incremental' : 'Full',
@@ -361,8 +386,9 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       blockSize,
       pageBlocks,
       pages: pageIds,
-      tags: options.tags ?? {},
-      summary: { ...summary },
+      tags: { ...options.tags, ...(key !== undefined ? { [IDEMPOTENCY_TAG]: key } : {}) },
+      // The summary as reported, so a retry that reuses this manifest reports the same figures.
+      summary: { ...summary, seconds: round(Number(process.hrtime.bigint() - started) / 1e9) },
     };
     await repo.saveManifest(manifest);
     // Best effort: a record left behind only makes a later backup store its block once more.
@@ -372,6 +398,29 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
   } finally {
     await pool.close().catch(() => undefined);
     await lock.release().catch(() => undefined);
+  }
+}
+
+/**
+ * The manifest id of the backup named by idempotency key `key`: derived from the key (keyed with the
+ * id key, so ids say nothing about keys), so a retry finds it with one read and two runs at once
+ * write the same manifest instead of two.
+ */
+function idempotentManifestId(repo: Repository, key: string): string {
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY)
+    throw usageError(`--idempotency-key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters, got ${key.length}`);
+  return blobId(repo.idKey, Buffer.from(`idempotency-key:${key}`))
+    .subarray(0, 8)
+    .toString('hex');
+}
+
+/** The manifest `id` if it exists and reads; an unreadable one is written again by this backup. */
+async function readableManifest(repo: Repository, id: string): Promise<Manifest | undefined> {
+  try {
+    return await repo.loadManifest(id);
+  } catch (err) {
+    if (err instanceof MoverError && (err.code === 'NotFound' || err.code === 'Corrupt')) return undefined;
+    throw err;
   }
 }
 

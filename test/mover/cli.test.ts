@@ -128,6 +128,45 @@ describe('csbs mover (CLI, directory repository)', function () {
     expect(list.manifests as unknown[]).to.have.length(2);
   });
 
+  it('--idempotency-key: a retried backup reports the finished manifest without reading the source', async () => {
+    const keyed = ['backup', '--repo', repo, '--idempotency-key', 'ns/backup-1/disk0', '--tag', 'pvc=disk0'];
+    const first = await ok([...keyed, '--source', vol]);
+    expect(first.reused).to.equal(undefined);
+    // A retried Job on a node where the source is gone: nothing is read, the first run is reported.
+    const again = await ok([...keyed, '--source', path.join(t.dir, 'gone.img')]);
+    expect(again).to.include({
+      manifest: first.manifest,
+      reused: true,
+      type: 'Full',
+      sizeBytes: first.sizeBytes,
+      bytesNew: first.bytesNew,
+      blocksNew: first.blocksNew,
+      packsWritten: first.packsWritten,
+    });
+    const list = await ok(['list', '--repo', repo, '--json']);
+    const ms = list.manifests as { id: string; tags: Record<string, string> }[];
+    expect(ms.map((m) => m.id)).to.deep.equal([first.manifest]);
+    expect(ms[0]!.tags).to.deep.equal({ pvc: 'disk0', 'csbs.dev/idempotency-key': 'ns/backup-1/disk0' });
+
+    // Another key, or none, is another backup.
+    const other = await ok(['backup', '--repo', repo, '--source', vol, '--idempotency-key', 'ns/backup-2']);
+    const plain = await ok(['backup', '--repo', repo, '--source', vol]);
+    expect(new Set([first.manifest, other.manifest, plain.manifest]).size).to.equal(3);
+    expect(other.reused).to.equal(undefined);
+    expect(plain.reused).to.equal(undefined);
+    const long = await mover([
+      'backup',
+      '--repo',
+      repo,
+      '--source',
+      vol,
+      '--idempotency-key',
+      'k'.repeat(254),
+    ]);
+    expect(long.code).to.equal(2);
+    expect((await ok(['list', '--repo', repo, '--json'])).manifests as unknown[]).to.have.length(3);
+  });
+
   it('restore --only-changed rewrites only the differing blocks', async () => {
     const full = await ok(['backup', '--repo', repo, '--source', vol]);
     const out = path.join(t.dir, 'out.img');

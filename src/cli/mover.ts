@@ -97,6 +97,51 @@ function backendFor(opts: CommonOptions): Promise<Backend> {
   });
 }
 
+/** Parses durations such as 24h, 30m, 1h30m, 90s, 500ms, 2d, or a number of seconds; returns ms. */
+export function parseDuration(text: string, flag: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const parts = [...t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== t)
+    throw usageError(`${flag} ${JSON.stringify(text)}: expected a duration such as 24h, 30m, 90s or seconds`);
+  return parts.reduce((ms, p) => ms + Number(p[1]) * units[p[2]!]!, 0);
+}
+
+/**
+ * Reads a `--live-manifests` file (`-` = stdin): manifest ids one per line, or a JSON array of them.
+ * A file with no id at all is refused (a truncated file must not make every manifest an orphan):
+ * `[]` says that none is live.
+ */
+function readLiveManifests(file: string): Set<string> {
+  const flag = `--live-manifests ${file}`;
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw usageError(`${flag}: ${(err as Error).message}`);
+  }
+  let ids: unknown[];
+  if (text.trim().startsWith('[')) {
+    try {
+      ids = JSON.parse(text) as unknown[];
+    } catch (err) {
+      throw usageError(`${flag}: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(ids)) throw usageError(`${flag}: expected a JSON array of manifest ids`);
+  } else {
+    ids = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    if (ids.length === 0) throw usageError(`${flag} lists no manifest: pass [] to say that none is live`);
+  }
+  for (const id of ids)
+    if (typeof id !== 'string' || !/^[0-9a-zA-Z_-]{1,64}$/.test(id))
+      throw usageError(`${flag}: ${JSON.stringify(id)} is not a manifest id`);
+  return new Set(ids as string[]);
+}
+
 /**
  * Reads a `--changed-extents` file: the byte ranges a changed-block tracker (a CSI SnapshotMetadata
  * service) reports as changed since the parent backup. Every problem is a usage error naming the entry.
@@ -453,14 +498,28 @@ export function registerMover(program: Command): void {
         'repack packs whose live share is below this (0 = never)',
       ).default('0.5'),
     )
-    .action(async (opts: CommonOptions & { repackBelow: string }) => {
-      await run(opts, async () => {
-        const repackBelow = Number(opts.repackBelow);
-        if (!(repackBelow >= 0 && repackBelow <= 1))
-          throw usageError(`--repack-below ${opts.repackBelow}: expected 0..1`);
-        const repo = await openRepo(opts);
-        const result = await gc(repo, { repackBelow });
-        return { summary: { ...result, storedBytes: await storedBytes(repo) } };
-      });
-    });
+    .option(
+      '--live-manifests <file>',
+      'manifest ids still referenced, one per line or a JSON array (- = stdin): older others are deleted first',
+    )
+    .addOption(
+      new Option(
+        '--orphan-grace <duration>',
+        'with --live-manifests, keep unlisted manifests younger than this (24h, 30m, seconds)',
+      ).default('24h'),
+    )
+    .action(
+      async (opts: CommonOptions & { repackBelow: string; liveManifests?: string; orphanGrace: string }) => {
+        await run(opts, async () => {
+          const repackBelow = Number(opts.repackBelow);
+          if (!(repackBelow >= 0 && repackBelow <= 1))
+            throw usageError(`--repack-below ${opts.repackBelow}: expected 0..1`);
+          const graceMs = parseDuration(opts.orphanGrace, '--orphan-grace');
+          const live = opts.liveManifests !== undefined ? readLiveManifests(opts.liveManifests) : undefined;
+          const repo = await openRepo(opts);
+          const result = await gc(repo, { repackBelow, ...(live ? { orphans: { live, graceMs } } : {}) });
+          return { summary: { ...result, storedBytes: await storedBytes(repo) } };
+        });
+      },
+    );
 }

@@ -10,6 +10,8 @@
  *   re-indexed instead of deleted. A referenced orphan is always re-indexed from its own header.
  * - Copies in the damaged record are not live (a good copy is, if any) and never repacked; their bad
  *   flags go into the index gc writes.
+ * - Given the manifests the cluster still references, gc first deletes the other ones older than a
+ *   grace period (younger ones may belong to a backup whose status is being written right now).
  */
 import { randomBytes } from 'node:crypto';
 import { NotFoundError } from './backend/backend.js';
@@ -22,7 +24,12 @@ import { forEachBlock, forEachPage, listPacks, loadManifests, readPackHeader } f
 export interface GcOptions {
   /** Repack packs whose live share is below this fraction (default 0.5); 0 disables repacking. */
   repackBelow?: number;
+  /** Delete manifests not in `live` that are older than `graceMs` (by their time) before marking. */
+  orphans?: { live: ReadonlySet<string>; graceMs: number; now?: number };
 }
+
+/** Ids of deleted orphan manifests a result lists at most (the count is always exact). */
+export const MAX_ORPHANS_LISTED = 50;
 
 /** What gc did. */
 export interface GcResult {
@@ -33,6 +40,9 @@ export interface GcResult {
   bytesRepacked: number;
   orphansReindexed: number;
   indexObjectsReplaced: number;
+  /** With {@link GcOptions.orphans}: how many unreferenced manifests were deleted, and the first ids. */
+  orphanManifestsDeleted?: number;
+  orphanManifests?: string[];
   /** Why deletion was postponed (a backup, restore or verify was running), when it was. */
   deferred?: string;
   seconds: number;
@@ -104,7 +114,17 @@ export async function gc(repo: Repository, options: GcOptions = {}): Promise<GcR
         });
       }
     };
-    const manifests = await loadManifests(repo);
+    let manifests = await loadManifests(repo);
+    if (options.orphans) {
+      const { live: keep, graceMs, now = Date.now() } = options.orphans;
+      const doomed = orphanManifests(manifests, keep, graceMs, now);
+      // Deleting a manifest is what `delete` does: the rest of this run reclaims its blocks.
+      for (const id of doomed) await repo.deleteManifest(id);
+      const gone = new Set(doomed);
+      manifests = manifests.filter((m) => !gone.has(m.id));
+      result.orphanManifestsDeleted = doomed.length;
+      result.orphanManifests = doomed.slice(0, MAX_ORPHANS_LISTED);
+    }
     const seenManifests = new Set(manifests.map((m) => m.id));
     result.manifests = manifests.length;
     await mark(manifests);
@@ -203,6 +223,19 @@ export async function gc(repo: Repository, options: GcOptions = {}): Promise<GcR
   } finally {
     await lock.release().catch(() => undefined);
   }
+}
+
+/**
+ * The manifests an orphan sweep deletes: those not in `live` whose time is more than `graceMs`
+ * before `now`. A manifest whose time does not parse is kept.
+ */
+export function orphanManifests(
+  manifests: readonly Pick<Manifest, 'id' | 'time'>[],
+  live: ReadonlySet<string>,
+  graceMs: number,
+  now: number,
+): string[] {
+  return manifests.filter((m) => !live.has(m.id) && now - Date.parse(m.time) > graceMs).map((m) => m.id);
 }
 
 function finish(result: GcResult, started: bigint): GcResult {

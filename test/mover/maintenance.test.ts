@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseDuration } from '../../src/cli/mover.js';
+import { orphanManifests } from '../../src/mover/gc.js';
 import { makeVolume, mover, ok, pseudoRandom, sha256, tempDir, writeAt } from './helpers.js';
 
 /** Every pack file of a directory repository. */
@@ -163,5 +165,80 @@ describe('csbs mover list, stats, verify, delete, gc', function () {
     expect((await ok(['verify', '--repo', repo, '--read-data'])).ok).to.equal(true);
     const again = await ok(['gc', '--repo', repo]);
     expect(again).to.include({ packsDeleted: 0 });
+  });
+
+  it('gc --live-manifests deletes unlisted manifests older than --orphan-grace and frees their blocks', async () => {
+    const a = await ok(['backup', '--repo', repo, '--source', vols[0]!]);
+    const b = await ok(['backup', '--repo', repo, '--source', vols[1]!]);
+    const orphan = await ok(['backup', '--repo', repo, '--source', vols[2]!]);
+    const liveFile = path.join(t.dir, 'live.json');
+    writeFileSync(liveFile, JSON.stringify([a.manifest, b.manifest]));
+    const ids = async () =>
+      ((await ok(['list', '--repo', repo, '--json'])).manifests as { id: string }[]).map((m) => m.id).sort();
+
+    // Without the flag, gc reports and deletes no manifest.
+    const plain = await ok(['gc', '--repo', repo]);
+    expect(plain).not.to.have.property('orphanManifestsDeleted');
+    // Younger than the grace (the default 24h): kept, its backup may be writing its status now.
+    const young = await ok(['gc', '--repo', repo, '--live-manifests', liveFile]);
+    expect(young).to.include({ orphanManifestsDeleted: 0, packsDeleted: 0 });
+    expect(young.orphanManifests).to.deep.equal([]);
+    expect(await ids()).to.have.length(3);
+
+    const before = await ok(['stats', '--repo', repo]);
+    writeFileSync(liveFile, `${a.manifest as string}\n${b.manifest as string}\n`); // one id a line
+    const g = await ok(['gc', '--repo', repo, '--live-manifests', liveFile, '--orphan-grace', '0s']);
+    expect(g).to.include({ orphanManifestsDeleted: 1 });
+    expect(g.orphanManifests).to.deep.equal([orphan.manifest]);
+    expect(g.bytesFreed as number).to.be.greaterThan(0);
+    expect(await ids()).to.deep.equal([a.manifest, b.manifest].sort());
+    // vol2's blocks were its own: about a third of the data is gone.
+    const after = await ok(['stats', '--repo', repo]);
+    expect(after.storedBytes as number).to.be.lessThan((before.storedBytes as number) * 0.8);
+    await restoresTo(a.manifest as string, sha256(vols[0]!));
+    await restoresTo(b.manifest as string, sha256(vols[1]!));
+    expect((await ok(['verify', '--repo', repo, '--read-data'])).ok).to.equal(true);
+
+    // A file naming no manifest is refused rather than read as "delete everything"; [] says it.
+    writeFileSync(liveFile, '\n');
+    const empty = await mover(['gc', '--repo', repo, '--live-manifests', liveFile, '--orphan-grace', '0']);
+    expect(empty.code).to.equal(2);
+    const bad = await mover(['gc', '--repo', repo, '--live-manifests', liveFile, '--orphan-grace', '1y']);
+    expect(bad.code).to.equal(2);
+    expect(await ids()).to.have.length(2);
+  });
+});
+
+describe('gc orphan selection and durations', () => {
+  const now = Date.parse('2025-01-02T00:00:00Z');
+  const hour = 3_600_000;
+  const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+  const cases: { name: string; time: string; live?: boolean; deleted: boolean }[] = [
+    { name: 'live and old', time: at(100 * hour), live: true, deleted: false },
+    { name: 'orphan past the grace', time: at(25 * hour), deleted: true },
+    { name: 'orphan within the grace', time: at(23 * hour), deleted: false },
+    { name: 'orphan with no readable time', time: 'yesterday-ish', deleted: false },
+  ];
+  it('deletes exactly the unlisted manifests older than the grace', () => {
+    const manifests = cases.map((c, i) => ({ id: `m${i}`, time: c.time }));
+    const live = new Set(cases.flatMap((c, i) => (c.live ? [`m${i}`] : [])));
+    const doomed = new Set(orphanManifests(manifests, live, 24 * hour, now));
+    cases.forEach((c, i) => expect(doomed.has(`m${i}`), c.name).to.equal(c.deleted));
+  });
+
+  it('parses durations', () => {
+    const table: [string, number][] = [
+      ['24h', 24 * hour],
+      ['30m', 30 * 60_000],
+      ['1h30m', 90 * 60_000],
+      ['90', 90_000],
+      ['0', 0],
+      ['0s', 0],
+      ['500ms', 500],
+      ['2d', 48 * hour],
+    ];
+    for (const [text, ms] of table) expect(parseDuration(text, '--x'), text).to.equal(ms);
+    for (const text of ['', '1y', '-5s', 'h', '5 s'])
+      expect(() => parseDuration(text, '--x'), text).to.throw();
   });
 });

@@ -43,7 +43,7 @@ describe('config/samples', () => {
       encryption: { keySecretRef: { name: 'csbs-repository-key', key: 'repository-key' } },
       compression: 'zstd',
       blockSize: 65536,
-      maintenance: { gcSchedule: '0 3 * * *' },
+      maintenance: { gcSchedule: '0 3 * * *', verifySchedule: '30 4 * * 0', verifyReadDataPercent: 10 },
     });
     expect(stored('BackupRepository', 'offsite').spec).to.deep.include({
       blockSize: 65536,

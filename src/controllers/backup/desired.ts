@@ -6,7 +6,7 @@
  */
 import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Volume } from '@kubernetes/client-node';
 import { LABEL_BACKUP, LABEL_MANAGED_BY, MANAGED_BY } from '../../api/labels.js';
-import { childName, dnsLabelish, labelValue } from '../shared/names.js';
+import { childName, dnsLabelish, labelValue, shortHash } from '../shared/names.js';
 import {
   type JobSettings,
   type RepositoryAccess,
@@ -146,9 +146,18 @@ export function volumePaths(i: number, block: boolean): { dir: string; file: str
   return { dir: `/volumes/v${i}`, file: `/volumes/v${i}/disk.img` };
 }
 
-/** The upload Job: `csbs mover backup` per volume, concurrently, results in termination messages. */
+/** The mover's idempotency key of one volume of one Backup: its uid (unique) and the volume, short. */
+export function idempotencyKey(uid: string, volume: string): string {
+  return `${uid}/${volume.length <= 64 ? volume : shortHash(volume, 16)}`;
+}
+
+/**
+ * The upload Job: `csbs mover backup` per volume, concurrently, results in termination messages. Each
+ * volume's backup carries an idempotency key (Backup uid, volume): a pod killed after some
+ * volumes finished is retried without writing them twice, the finished ones are reported again.
+ */
 export function uploadJob(args: {
-  backup: { name: string; namespace: string };
+  backup: { name: string; namespace: string; uid?: string };
   server: { kind: string; name: string };
   parentBackup?: string;
   volumes: UploadVolume[];
@@ -175,6 +184,9 @@ export function uploadJob(args: {
       `server=${args.server.kind}/${args.server.name}`,
       '--tag',
       `volume=${v.name}`,
+      '--tag',
+      `namespace=${backup.namespace}`,
+      ...(backup.uid ? ['--idempotency-key', idempotencyKey(backup.uid, v.name)] : []),
       '--summary-file',
       TERMINATION_MESSAGE_PATH,
     ];

@@ -700,7 +700,7 @@ class BackupRun {
       });
       const parentName = volumes.some((v) => v.parentManifest) ? parent?.metadata.name : undefined;
       const spec = uploadJob({
-        backup: { name: this.name, namespace: this.ns },
+        backup: { name: this.name, namespace: this.ns, uid: this.backup.metadata.uid ?? '' },
         server: this.backup.spec.server,
         ...(parentName ? { parentBackup: parentName } : {}),
         volumes,

@@ -4,7 +4,7 @@
  * garbage-collection Job, and the slot arithmetic that names each gc run after its scheduled time, so a
  * restarted controller never runs the same slot twice.
  */
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Job, V1OwnerReference } from '@kubernetes/client-node';
 import { CronExpressionParser } from 'cron-parser';
 import { API_VERSION } from '../../api/constants.js';
 import {
@@ -13,7 +13,7 @@ import {
   DEFAULT_GC_SCHEDULE,
   DEFAULT_VERIFY_READ_DATA_PERCENT,
 } from '../../api/defaults.js';
-import { LABEL_REPOSITORY_JOB } from '../../api/labels.js';
+import { LABEL_MANAGED_BY, LABEL_REPOSITORY_JOB, MANAGED_BY } from '../../api/labels.js';
 import type { BackupRepository } from '../../api/types.js';
 import {
   type JobSettings,
@@ -84,27 +84,82 @@ export function checkJob(repo: BackupRepository, access: RepositoryAccess, setti
   return ownedByRepository(job, repo);
 }
 
-/** `mover gc`: reclaims blocks no manifest references (safe alongside running backups). */
+/** Name of the ConfigMap listing the manifests Backups still reference, read by the gc Job. */
+export function liveManifestsName(repo: string): string {
+  return childName(repo, 'gc-live');
+}
+
+/** Key of the live-manifest list in its ConfigMap, and where the gc Job finds it. */
+const LIVE_KEY = 'live-manifests';
+const LIVE_DIR = '/etc/csbs/gc';
+
+/** Manifests younger than this are never dropped as orphans: their Backup may be writing its status. */
+export const ORPHAN_GRACE = '24h';
+
+/** Largest list kept in a ConfigMap (1 MiB limit, ~20 bytes an id); above it gc keeps every manifest. */
+const MAX_LIVE_BYTES = 900_000;
+
+/**
+ * The ConfigMap holding every manifest a Backup references (any namespace: two repositories may share
+ * storage), or undefined when the list would not fit. A manifest no Backup references (a retried
+ * upload's first attempt, a delete that never ran) is then dropped by gc after {@link ORPHAN_GRACE}.
+ */
+export function liveManifests(repo: BackupRepository, manifests: string[]): V1ConfigMap | undefined {
+  const list = [...new Set(manifests)].filter(Boolean).sort();
+  const text = list.length ? `${list.join('\n')}\n` : '[]\n';
+  if (text.length > MAX_LIVE_BYTES) return undefined;
+  const name = repo.metadata.name ?? '';
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: liveManifestsName(name),
+      namespace: repo.metadata.namespace ?? '',
+      labels: { ...repositoryJobLabels(name), [LABEL_MANAGED_BY]: MANAGED_BY },
+      ownerReferences: [repositoryOwner(repo)],
+    },
+    data: { [LIVE_KEY]: text },
+  };
+}
+
+/**
+ * `mover gc`: reclaims blocks no manifest references (safe alongside running backups); with `live`, it
+ * first drops manifests no Backup references that are older than {@link ORPHAN_GRACE}.
+ */
 export function gcJob(
   repo: BackupRepository,
   access: RepositoryAccess,
   settings: JobSettings,
   slot: Date,
+  live?: V1ConfigMap,
 ): V1Job {
   const name = repo.metadata.name ?? '';
   const gc = moverContainer(
     GC_CONTAINER,
-    ['csbs', 'mover', 'gc', ...repositoryArgs(access), '--summary-file', TERMINATION_MESSAGE_PATH],
+    [
+      'csbs',
+      'mover',
+      'gc',
+      ...repositoryArgs(access),
+      ...(live ? ['--live-manifests', `${LIVE_DIR}/${LIVE_KEY}`, '--orphan-grace', ORPHAN_GRACE] : []),
+      '--summary-file',
+      TERMINATION_MESSAGE_PATH,
+    ],
     access,
     settings,
   );
   gc.terminationMessagePolicy = 'FallbackToLogsOnError';
+  if (live)
+    gc.volumeMounts = [...(gc.volumeMounts ?? []), { name: 'live', mountPath: LIVE_DIR, readOnly: true }];
   const job = moverJob({
     name: gcJobName(name, slot),
     namespace: repo.metadata.namespace ?? '',
     labels: repositoryJobLabels(name),
     containers: [gc],
-    volumes: repositoryVolumes(access),
+    volumes: [
+      ...repositoryVolumes(access),
+      ...(live ? [{ name: 'live', configMap: { name: live.metadata?.name ?? '' } }] : []),
+    ],
     blockDevices: false,
     settings,
   });
@@ -176,24 +231,20 @@ export function gcSlots(schedule: string | undefined, now: Date): { last: Date; 
 }
 
 /**
- * Owner reference to the repository for its maintenance Jobs: when the repository goes, the garbage
- * collector takes its check and gc Jobs (and their pods) with it. Not a controller reference, so
+ * Owner reference to the repository for its maintenance Jobs and ConfigMap: when the repository goes,
+ * the garbage collector takes them (and the Jobs' pods) with it. Not a controller reference, so
  * nothing else changes hands.
  */
-function ownedByRepository(job: V1Job, repo: BackupRepository): V1Job {
+function repositoryOwner(repo: BackupRepository): V1OwnerReference {
   return {
-    ...job,
-    metadata: {
-      ...job.metadata,
-      ownerReferences: [
-        {
-          apiVersion: repo.apiVersion ?? API_VERSION,
-          kind: 'BackupRepository',
-          name: repo.metadata.name ?? '',
-          uid: repo.metadata.uid ?? '',
-          blockOwnerDeletion: false,
-        },
-      ],
-    },
+    apiVersion: repo.apiVersion ?? API_VERSION,
+    kind: 'BackupRepository',
+    name: repo.metadata.name ?? '',
+    uid: repo.metadata.uid ?? '',
+    blockOwnerDeletion: false,
   };
+}
+
+function ownedByRepository(job: V1Job, repo: BackupRepository): V1Job {
+  return { ...job, metadata: { ...job.metadata, ownerReferences: [repositoryOwner(repo)] } };
 }

@@ -35,6 +35,7 @@ import {
   gcJob,
   gcJobName,
   gcSlots,
+  liveManifests,
   repositoryJobLabels,
   verifyJob,
   verifyJobName,
@@ -282,8 +283,20 @@ export class BackupRepositoryReconciler implements Reconciler {
     if (!due) return { requeueAfterMs: untilNext };
     let job = jobs.find((j) => j.metadata?.name === gcName);
     if (!job) {
+      // Every manifest any Backup references, from the cache: a Backup the cache has not seen yet is
+      // younger than the orphan grace, so its manifests are safe anyway.
+      const live = liveManifests(
+        repo,
+        ctx.cache.list(BackupKind).flatMap((b) => (b.status?.volumes ?? []).map((v) => v.manifestID ?? '')),
+      );
+      if (live) {
+        const liveName = live.metadata?.name ?? '';
+        if (await ctx.client.tryGet(Kinds.ConfigMap, ns, liveName))
+          await ctx.client.patch(Kinds.ConfigMap, ns, liveName, { data: live.data });
+        else await ctx.client.create(Kinds.ConfigMap, live);
+      }
       try {
-        job = await createMoverJob(ctx.client, gcJob(repo, access, this.settings.jobs, last));
+        job = await createMoverJob(ctx.client, gcJob(repo, access, this.settings.jobs, last, live));
         await ctx.events.normal(repo, 'GarbageCollecting', `gc Job ${gcName} started`);
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;

@@ -3,6 +3,7 @@ import {
   ANNOTATION_PARENT,
   containerVolumes,
   deleteJob,
+  idempotencyKey,
   desiredSnapshots,
   snapshotName,
   temporaryPVC,
@@ -15,7 +16,7 @@ import { defaultJobSettings } from '../../../src/controllers/shared/mover.js';
 import { repositoryAccess } from '../../../src/controllers/shared/repository.js';
 import { aRepository } from '../builders.js';
 
-const bk = { name: 'manualbk-1a2b', namespace: 'ns' };
+const bk = { name: 'manualbk-1a2b', namespace: 'ns', uid: 'uid-1a2b' };
 const settings = defaultJobSettings('0.1.0');
 const repo = repositoryAccess(aRepository('repo'));
 const blockVol: SourceVolume = {
@@ -106,6 +107,9 @@ describe('controllers/backup/desired', () => {
           '--summary-file',
           '/dev/termination-log',
         ]);
+        const keyAt = cmd.indexOf('--idempotency-key');
+        expect(cmd[keyAt + 1]).to.equal(`${bk.uid}/${c.volumes[i].name}`);
+        expect(idempotencyKey(bk.uid, 'v'.repeat(253)).length).to.be.at.most(253);
         const parentAt = cmd.indexOf('--parent');
         expect(parentAt >= 0 ? cmd[parentAt + 1] : undefined).to.equal(c.wantParent[i]);
         expect(ctr.terminationMessagePath).to.equal('/dev/termination-log');

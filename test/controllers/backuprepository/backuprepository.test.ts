@@ -5,9 +5,16 @@ import {
   gcJob,
   gcJobName,
   gcSlots,
+  liveManifests,
   slotStamp,
+  verifyJob,
+  verifyJobName,
 } from '../../../src/controllers/backuprepository/desired.js';
-import { maintenanceFailure, storedBytesOf } from '../../../src/controllers/backuprepository/status.js';
+import {
+  maintenanceFailure,
+  storedBytesOf,
+  verifyResult,
+} from '../../../src/controllers/backuprepository/status.js';
 import { defaultJobSettings } from '../../../src/controllers/shared/mover.js';
 import { repositoryAccess } from '../../../src/controllers/shared/repository.js';
 import { aJob, aPod, aRepository } from '../builders.js';
@@ -51,6 +58,72 @@ describe('controllers/backuprepository', () => {
     ]);
     expect(job.spec?.template.spec?.volumes).to.deep.equal([]);
     expect(slotStamp(slot)).to.equal('202603040300');
+  });
+
+  it('gc with the live list drops unreferenced manifests after a grace; the list sits in an owned ConfigMap', () => {
+    const repo = aRepository('repo', 's3');
+    repo.metadata.uid = 'uid-repo';
+    const live = liveManifests(repo, ['m2', 'm1', 'm2', ''])!;
+    expect(live.metadata?.name).to.equal('repo-gc-live');
+    expect(live.data).to.deep.equal({ 'live-manifests': 'm1\nm2\n' });
+    expect(live.metadata?.ownerReferences?.[0]).to.include({ kind: 'BackupRepository', uid: 'uid-repo' });
+    // None live is said explicitly, not by an empty file.
+    expect(liveManifests(repo, [])?.data).to.deep.equal({ 'live-manifests': '[]\n' });
+    const job = gcJob(repo, repositoryAccess(repo), settings, new Date('2026-03-04T03:00:00Z'), live);
+    const [c] = job.spec?.template.spec?.containers ?? [];
+    const at = c.command?.indexOf('--live-manifests') ?? -1;
+    expect(c.command?.slice(at, at + 4)).to.deep.equal([
+      '--live-manifests',
+      '/etc/csbs/gc/live-manifests',
+      '--orphan-grace',
+      '24h',
+    ]);
+    expect(job.spec?.template.spec?.volumes).to.deep.equal([
+      { name: 'live', configMap: { name: 'repo-gc-live' } },
+    ]);
+    expect(job.metadata?.ownerReferences?.[0]?.name).to.equal('repo');
+  });
+
+  it('verify Jobs read the configured share of packs; exit 5 is a finding naming the manifests', () => {
+    const repo = aRepository('repo', 's3');
+    repo.spec.maintenance = { verifyReadDataPercent: 25 };
+    const slot = new Date('2026-03-08T04:30:00Z');
+    const job = verifyJob(repo, repositoryAccess(repo), settings, slot);
+    expect(job.metadata?.name).to.equal(verifyJobName('repo', slot)).and.to.equal('repo-verify-202603080430');
+    expect(job.spec?.template.spec?.containers[0].command).to.include('--read-data=0.25');
+    const exited = (code: number, message: string) => aPod(job, 'p').exited('verify', code, message).result();
+    expect(verifyResult([], true)).to.deep.equal({ state: 'intact' });
+    const found = verifyResult(
+      [
+        exited(
+          5,
+          JSON.stringify({
+            damagedManifests: ['b', 'a'],
+            error: { code: 'Corrupt', message: 'verify found 1 bad block(s)' },
+            exitCode: 5,
+          }),
+        ),
+      ],
+      false,
+    );
+    expect(found).to.deep.equal({
+      state: 'damaged',
+      manifests: ['a', 'b'],
+      message: 'verify found 1 bad block(s)',
+    });
+    const fallback = verifyResult(
+      [
+        exited(
+          5,
+          JSON.stringify({ bad: [{ uses: [{ manifest: 'c', offset: 0 }] }], error: { message: 'x' } }),
+        ),
+      ],
+      false,
+    );
+    expect(fallback).to.deep.include({ state: 'damaged', manifests: ['c'] });
+    expect(
+      verifyResult([exited(3, JSON.stringify({ error: { message: 'wrong key' } }))], false).state,
+    ).to.equal('error');
   });
 
   const slotCases: [string | undefined, string, string, string][] = [

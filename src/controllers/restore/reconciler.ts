@@ -570,14 +570,13 @@ class RestoreRun {
 
   async starting(): Promise<ReconcileResult | void> {
     const backup = await this.backup();
-    // Re-checked right before power-on: a start between the last poll and the Job's end shows here.
-    if (backup) {
-      const held = await this.heldVM(backup);
-      if ('failed' in held) return held.failed;
-    }
     const vmName = backup?.spec.server.name ?? '';
     const vm = backup ? await this.client.tryGet(VirtualMachineKind, this.ns, vmName) : undefined;
-    if (vm && vm.metadata?.annotations?.[ANNOTATION_RESTORE_IN_PROGRESS] === this.name) {
+    if (backup && vm && vm.metadata?.annotations?.[ANNOTATION_RESTORE_IN_PROGRESS] === this.name) {
+      // Re-checked right before power-on (not after it: a retried reconcile finds the VM started by us,
+      // without our mark): a start between the last poll and the Job's end shows here.
+      const held = await this.heldVM(backup);
+      if ('failed' in held) return held.failed;
       await this.client.patch(VirtualMachineKind, this.ns, vmName, startPatch(vm));
       await this.ctx.events.normal(this.restore, 'StartingServer', `starting VirtualMachine ${vmName}`);
     }

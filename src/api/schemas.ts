@@ -355,6 +355,10 @@ export const backupRepositoryStatus = object('Observed state of the repository.'
   conditions,
   storedBytes: integer('Bytes the repository occupies in its storage.', { minimum: 0 }),
   stored: string('storedBytes for people, such as 1.01Gi.', { maxLength: 16 }),
+  measuredStoredBytes: integer(
+    'storedBytes as last measured (at lastCheckTime); storedBytes adds what backups uploaded since.',
+    { minimum: 0 },
+  ),
   backupCount: integer('Number of backups stored in the repository.', { minimum: 0 }),
   lastCheckTime: dateTime('Last successful check that the repository is reachable and intact.'),
   lastGCTime: dateTime('Last completed garbage collection.'),

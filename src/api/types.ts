@@ -139,6 +139,8 @@ export interface BackupRepositoryStatus {
   storedBytes?: number;
   /** `storedBytes` for people (`kubectl get` shows it). */
   stored?: string;
+  /** `storedBytes` as last measured; `storedBytes` adds what backups uploaded since. */
+  measuredStoredBytes?: number;
   /** Number of Backups whose manifests are in the repository. */
   backupCount?: number;
   /** RFC 3339 time of the last successful reachability/integrity check. */

@@ -261,10 +261,15 @@ describe('e2e: data safety', function () {
     await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm4' } });
     const b = await backupOf(c, ns, 'req');
     expect(b.status?.phase, b.status?.message).to.equal('Available');
-    const counted = await waitFor('backupCount 1', async () => {
+    // Both follow the backup at once, without waiting for a gc to measure the repository again.
+    const counted = await waitFor('backupCount 1 and storedBytes grown by the upload', async () => {
       const r = await c.get(Kinds.BackupRepository, ns, 'repo');
-      return r.status?.backupCount === 1 ? r : undefined;
+      const grown = (r.status?.storedBytes ?? 0) >= (b.status?.totals?.uploadedBytes ?? 1);
+      return r.status?.backupCount === 1 && grown ? r : undefined;
     });
+    expect(counted.status?.storedBytes).to.equal(
+      (counted.status?.measuredStoredBytes ?? 0) + (b.status?.totals?.uploadedBytes ?? 0),
+    );
     expect(counted.metadata?.finalizers).to.include('csbs.dev/repository-in-use');
 
     await c.delete(Kinds.BackupRepository, ns, 'repo');

@@ -41,7 +41,7 @@ import {
   verifyJobName,
 } from './desired.js';
 import { humanBytes } from '../../api/quantity.js';
-import { maintenanceFailure, storedBytesOf, verifyResult } from './status.js';
+import { maintenanceFailure, measured, storedBytesOf, storedSince, verifyResult } from './status.js';
 
 /** Ready reason while a deleted repository waits for the Backups that still use it. */
 const REPOSITORY_IN_USE = 'RepositoryInUse';
@@ -182,7 +182,7 @@ export class BackupRepositoryReconciler implements Reconciler {
           message: `repository ready at ${access.filesystem ? `PVC ${access.filesystem.claimName}` : `s3://${access.s3?.bucket}`}`,
           lastCheckTime: formatTime(now),
           backupCount: await backupCount(),
-          ...(storedBytes !== undefined ? { storedBytes, stored: humanBytes(storedBytes) } : {}),
+          ...(storedBytes !== undefined ? measured(storedBytes) : {}),
         },
         [
           {
@@ -199,9 +199,16 @@ export class BackupRepositoryReconciler implements Reconciler {
       return { requeueAfterMs: 0 };
     }
 
-    // Counted from the cache on every Backup change: cheap, and never stale until the next gc.
+    // Counted from the cache on every Backup change: cheap, and never stale until the next gc. What
+    // the repository holds grows by what each backup uploaded since it was last measured; deleting a
+    // backup frees nothing until gc, which measures again.
     const count = await backupCount();
-    if (repo.status?.backupCount !== count) await write({ backupCount: count });
+    const grown = storedSince(repo, ctx.cache.list(BackupKind, { namespace: ns }));
+    if (repo.status?.backupCount !== count || (grown !== undefined && grown !== repo.status?.storedBytes))
+      await write({
+        backupCount: count,
+        ...(grown !== undefined ? { storedBytes: grown, stored: humanBytes(grown) } : {}),
+      });
 
     const created = new Date((repo.metadata.creationTimestamp as unknown as string) ?? now.toISOString());
     // Cached: a maintenance Job not seen yet is deleted on the reconcile its own event brings.
@@ -319,7 +326,7 @@ export class BackupRepositoryReconciler implements Reconciler {
       lastCheckTime: formatTime(now),
       backupCount: await backupCount(),
       message: 'repository ready; garbage collected',
-      ...(storedBytes !== undefined ? { storedBytes, stored: humanBytes(storedBytes) } : {}),
+      ...(storedBytes !== undefined ? measured(storedBytes) : {}),
     });
     await ctx.events.normal(repo, 'GarbageCollected', `gc of slot ${formatTime(last)} done`);
     await ctx.client.delete(Kinds.Job, ns, gcName, { propagationPolicy: 'Background', ignoreNotFound: true });

@@ -1,5 +1,7 @@
 /** Pure status pieces of a BackupRepository: reading stats and the failure of a maintenance Job. */
 import type { V1Pod } from '@kubernetes/client-node';
+import { humanBytes } from '../../api/quantity.js';
+import type { Backup, BackupRepository, BackupRepositoryStatus } from '../../api/types.js';
 import { type MoverSummary, exitMeaning, parseResultLine } from '../shared/mover-output.js';
 
 /** Bytes stored, from a maintenance summary line (gc reports what the repository keeps), if given. */
@@ -72,4 +74,30 @@ export function verifyResult(pods: V1Pod[], complete: boolean): VerifyOutcome {
       return { state: 'damaged', manifests, message: (err?.message ?? 'corrupt data found').slice(0, 500) };
     }
   return { state: 'error', message: maintenanceFailure(pods) ?? 'the verify Job failed without a result' };
+}
+
+/** Status fields of a measurement of the repository's size (check and gc Jobs measure it). */
+export function measured(
+  bytes: number,
+): Pick<BackupRepositoryStatus, 'storedBytes' | 'stored' | 'measuredStoredBytes'> {
+  return { storedBytes: bytes, stored: humanBytes(bytes), measuredStoredBytes: bytes };
+}
+
+/**
+ * What the repository holds now: its last measurement plus what each backup that completed since
+ * (status.lastCheckTime) uploaded. Undefined before the first measurement.
+ */
+export function storedSince(repo: BackupRepository, backups: Backup[]): number | undefined {
+  const base = repo.status?.measuredStoredBytes;
+  const at = repo.status?.lastCheckTime;
+  if (base === undefined || !at) return undefined;
+  let bytes = base;
+  for (const b of backups) {
+    if (b.spec.repositoryRef.name !== repo.metadata.name) continue;
+    const done = b.status?.completionTime;
+    if (!done || done <= at || !b.status?.totals) continue;
+    if (b.status.phase !== 'Available' && b.status.phase !== 'Restoring') continue;
+    bytes += b.status.totals.uploadedBytes ?? 0;
+  }
+  return bytes;
 }

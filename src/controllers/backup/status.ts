@@ -184,7 +184,9 @@ export function latestAvailable(candidates: Backup[], self: Backup): Backup | un
       b.spec.server.kind === self.spec.server.kind &&
       b.spec.server.name === self.spec.server.name &&
       b.spec.repositoryRef.name === self.spec.repositoryRef.name &&
-      (b.status?.volumes ?? []).every((v) => v.manifestID),
+      (b.status?.volumes ?? []).every((v) => v.manifestID) &&
+      // Never build on damaged data: without a parent every block is read, so damage is written again.
+      !(b.status?.conditions ?? []).some((c) => c.type === 'DataIntact' && c.status === 'False'),
   );
   const key = (b: Backup) => b.status?.completionTime ?? b.metadata.creationTimestamp?.toString() ?? '';
   // Times have whole seconds: within one second, a backup built on the other is the newer one.

@@ -208,6 +208,20 @@ describe('controllers/backup/status', () => {
     expect(parent?.metadata.name).to.equal('manualbk-mid');
     expect(parentManifests(parent).get('pvc:root')).to.equal('m-mid');
     expect(latestAvailable([self], self)).to.equal(undefined);
+    // A backup whose data a check found damaged is never a parent: the next one reads every block.
+    const damaged = structuredClone(parent!);
+    damaged.status!.conditions = [
+      {
+        type: 'DataIntact',
+        status: 'False',
+        reason: 'CorruptData',
+        message: 'damaged',
+        lastTransitionTime: '2026-01-01T07:00:00Z',
+      },
+    ];
+    expect(latestAvailable([candidates[0], damaged, self], self)?.metadata.name).to.equal(
+      candidates[0].metadata.name,
+    );
     expect(manifestsOf(candidates[0])).to.deep.equal(['m-old']);
     expect(totalsOf([])).to.deep.equal({
       sizeBytes: 0,

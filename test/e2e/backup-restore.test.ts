@@ -3,8 +3,6 @@
  * controller Manager runs our reconcilers and real `csbs mover` Jobs move the data.
  */
 import { expect } from 'chai';
-import { readdir, open as openFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
 import { Kinds } from '../../src/runtime/kinds.js';
 import type { Backup } from '../../src/api/types.js';
@@ -14,6 +12,7 @@ import {
   Controller,
   backupOf,
   checksums,
+  corruptPacks,
   createRepository,
   createVM,
   fillRandom,
@@ -22,6 +21,7 @@ import {
   oneOff,
   openCluster,
   pvc,
+  repositoryReady,
   restoreAndWait,
   scribble,
   testSettings,
@@ -29,14 +29,6 @@ import {
 } from './harness.js';
 
 const MiB = 1 << 20;
-
-async function repositoryReady(cluster: Cluster, ns: string, name = 'repo') {
-  return waitFor(`BackupRepository ${name} Ready`, async () => {
-    const r = await cluster.client.get(Kinds.BackupRepository, ns, name);
-    if (r.status?.phase === 'Failed') throw new Error(`repository failed: ${r.status.message}`);
-    return r.status?.phase === 'Ready' ? r : undefined;
-  });
-}
 
 async function noLeftovers(cluster: Cluster, ns: string) {
   await waitFor(
@@ -479,24 +471,7 @@ describe('e2e: backups and restores through the controller', function () {
     // The mover names the damaged block (its restore message has no volume offset yet; verify has).
     // Damage every stored block (a byte every 2 KiB of each pack), and change the disk so the
     // restore must read blocks back.
-    const root = await cluster.sandbox.cluster.volumePath(ns, 'repo-data');
-    const files = (await readdir(join(root, 'data'), { recursive: true })).map((f) =>
-      join(root, 'data', String(f)),
-    );
-    let damaged = 0;
-    for (const f of files) {
-      if (!(await stat(f)).isFile()) continue;
-      const fh = await openFile(f, 'r+');
-      const size = (await fh.stat()).size;
-      for (let off = 1024; off < size; off += 2048) {
-        const one = Buffer.alloc(1);
-        await fh.read(one, 0, 1, off);
-        one[0] ^= 0xff;
-        await fh.write(one, 0, 1, off);
-        damaged++;
-      }
-      await fh.close();
-    }
+    const damaged = await corruptPacks(cluster, ns, { first: 1024, every: 2048 });
     expect(damaged).to.be.greaterThan(0);
     await scribble(cluster, ns, claims[0], [5, 500]);
     const r = await restoreAndWait(c, ns, 'r', { backupRef: { name: b.metadata.name ?? '' } });

@@ -10,25 +10,21 @@ import {
   type Cluster,
   Controller,
   backupOf,
+  breakRepositoryKey,
   checksums,
+  corruptPacks,
   createRepository,
   createVM,
   fillRandom,
   freshNamespace,
   oneOff,
   openCluster,
+  repositoryReady,
   restoreAndWait,
   scribble,
   testSettings,
   waitFor,
 } from './harness.js';
-
-async function repositoryReady(cluster: Cluster, ns: string, name = 'repo') {
-  return waitFor(`BackupRepository ${name} Ready`, async () => {
-    const r = await cluster.client.get(Kinds.BackupRepository, ns, name);
-    return r.status?.phase === 'Ready' ? r : undefined;
-  });
-}
 
 function restoreObject(ns: string, name: string, spec: Restore['spec']): Restore {
   return { apiVersion: 'csbs.dev/v1alpha1', kind: 'Restore', metadata: { name, namespace: ns }, spec };
@@ -40,6 +36,16 @@ describe('e2e: data safety', function () {
   let controller: Controller;
   const settings = testSettings();
   settings.backupWaitMs = 6_000;
+
+  /** A fresh namespace with a ready repository and a running VM whose one disk holds `mib` MiB of random data. */
+  async function serverWithData(prefix: string, vm: string, mib: number) {
+    const ns = await freshNamespace(cluster.client, prefix);
+    await createRepository(cluster.client, ns);
+    const claims = await createVM(cluster.client, ns, vm, [{ name: 'root', size: `${mib}Mi` }]);
+    await repositoryReady(cluster, ns);
+    await fillRandom(cluster, ns, claims, mib);
+    return { ns, claims };
+  }
 
   before(async function () {
     cluster = await openCluster();
@@ -81,10 +87,7 @@ describe('e2e: data safety', function () {
     expect(await c.tryGet(Kinds.Job, ns, 'into-victim-restore')).to.equal(undefined);
 
     // A restore into fresh names that fails (wrong key now) removes the copies it created.
-    const secret = await c.get(Kinds.Secret, ns, 'repo-key');
-    await c.patch(Kinds.Secret, ns, 'repo-key', {
-      data: { 'repository-key': Buffer.from('wrong').toString('base64') },
-    });
+    const goodKey = await breakRepositoryKey(c, ns);
     const failed = await restoreAndWait(c, ns, 'copy', {
       backupRef: { name: b.metadata.name ?? '' },
       target: { mode: 'NewPVCs', pvcNamePrefix: 'copy-' },
@@ -95,17 +98,13 @@ describe('e2e: data safety', function () {
       'the half-written copy gone',
       async () => !(await c.tryGet(Kinds.PersistentVolumeClaim, ns, 'copy-root')),
     );
-    await c.patch(Kinds.Secret, ns, 'repo-key', { data: secret.data });
+    await c.patch(Kinds.Secret, ns, 'repo-key', { data: goodKey });
   });
 
   it('an in-place restore fails loudly when the VM is started under it, and leaves it halted', async function () {
     if (!cluster.sandbox?.cluster) this.skip();
     const c = cluster.client;
-    const ns = await freshNamespace(c, 'started');
-    await createRepository(c, ns);
-    const claims = await createVM(c, ns, 'vm1', [{ name: 'root', size: '32Mi' }]);
-    await repositoryReady(cluster, ns);
-    await fillRandom(cluster, ns, claims, 32);
+    const { ns, claims } = await serverWithData('started', 'vm1', 32);
     await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm1' } });
     const b = await backupOf(c, ns, 'req');
     expect(b.status?.phase, b.status?.message).to.equal('Available');
@@ -171,11 +170,7 @@ describe('e2e: data safety', function () {
 
   it('a Restore applied before its Backup waits for it; one whose Backup never comes fails after the wait', async () => {
     const c = cluster.client;
-    const ns = await freshNamespace(c, 'gitops');
-    await createRepository(c, ns);
-    const claims = await createVM(c, ns, 'vm2', [{ name: 'root', size: '8Mi' }]);
-    await repositoryReady(cluster, ns);
-    await fillRandom(cluster, ns, claims, 8);
+    const { ns, claims } = await serverWithData('gitops', 'vm2', 8);
     const sums = await checksums(cluster, ns, claims);
     // Both applied at once, the Restore first: it waits, naming what it waits for.
     await c.create(Kinds.Restore, restoreObject(ns, 'early', { backupRef: { name: 'manualbk-gitops' } }));
@@ -222,19 +217,13 @@ describe('e2e: data safety', function () {
 
   it("a Backup's message follows the truth: not 'being restored' once that restore failed", async () => {
     const c = cluster.client;
-    const ns = await freshNamespace(c, 'message');
-    await createRepository(c, ns);
-    const claims = await createVM(c, ns, 'vm3', [{ name: 'root', size: '8Mi' }]);
-    await repositoryReady(cluster, ns);
-    await fillRandom(cluster, ns, claims, 8);
+    const { ns } = await serverWithData('message', 'vm3', 8);
     await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm3' } });
     const b = await backupOf(c, ns, 'req');
     const before = b.status?.message;
     expect(before).to.match(/^Full backup of 1 volume\(s\): \d+ bytes uploaded$/);
     // A restore that fails (the key is wrong by now) after the Backup showed it as its reader.
-    await c.patch(Kinds.Secret, ns, 'repo-key', {
-      data: { 'repository-key': Buffer.from('wrong').toString('base64') },
-    });
+    await breakRepositoryKey(c, ns);
     const r = await restoreAndWait(c, ns, 'r', { backupRef: { name: b.metadata.name ?? '' } });
     expect(r.status?.phase).to.equal('Failed');
     const after = await waitFor(
@@ -253,11 +242,7 @@ describe('e2e: data safety', function () {
 
   it('a BackupRepository stays while Backups use it, saying which; its maintenance Jobs go with it', async () => {
     const c = cluster.client;
-    const ns = await freshNamespace(c, 'inuse');
-    await createRepository(c, ns);
-    const claims = await createVM(c, ns, 'vm4', [{ name: 'root', size: '8Mi' }]);
-    await repositoryReady(cluster, ns);
-    await fillRandom(cluster, ns, claims, 8);
+    const { ns } = await serverWithData('inuse', 'vm4', 8);
     await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm4' } });
     const b = await backupOf(c, ns, 'req');
     expect(b.status?.phase, b.status?.message).to.equal('Available');
@@ -359,11 +344,7 @@ describe('e2e: data safety', function () {
   it('a mover pod that cannot start (key Secret deleted) fails the backup soon, naming the cause, and lets the server go', async function () {
     if (!cluster.sandbox?.cluster) this.skip();
     const c = cluster.client;
-    const ns = await freshNamespace(c, 'nosecret');
-    await createRepository(c, ns);
-    const claims = await createVM(c, ns, 'vm6', [{ name: 'root', size: '8Mi' }]);
-    await repositoryReady(cluster, ns);
-    await fillRandom(cluster, ns, claims, 8);
+    const { ns } = await serverWithData('nosecret', 'vm6', 8);
     const quick = testSettings();
     quick.podStartGraceMs = 2_000;
     await controller.stop();
@@ -404,11 +385,7 @@ describe('e2e: data safety', function () {
 
   it('a OneOffBackup summarises the Backups that still exist once one is deleted', async () => {
     const c = cluster.client;
-    const ns = await freshNamespace(c, 'summary');
-    await createRepository(c, ns);
-    const claims = await createVM(c, ns, 'vm8', [{ name: 'root', size: '8Mi' }]);
-    await repositoryReady(cluster, ns);
-    await fillRandom(cluster, ns, claims, 8);
+    const { ns } = await serverWithData('summary', 'vm8', 8);
     await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm8' } });
     const b = await backupOf(c, ns, 'req');
     expect(b.status?.phase).to.equal('Available');
@@ -430,31 +407,15 @@ describe('e2e: data safety', function () {
     if (!cluster.sandbox?.cluster) this.skip();
     this.timeout(360_000);
     const c = cluster.client;
-    const ns = await freshNamespace(c, 'verify');
-    await createRepository(c, ns);
-    const claims = await createVM(c, ns, 'vm9', [{ name: 'root', size: '8Mi' }]);
-    await repositoryReady(cluster, ns);
-    await fillRandom(cluster, ns, claims, 8);
+    const { ns, claims } = await serverWithData('verify', 'vm9', 8);
     const sums = await checksums(cluster, ns, claims);
     await oneOff(c, ns, 'req', { server: { kind: 'VirtualMachine', name: 'vm9' } });
     const b = await backupOf(c, ns, 'req');
     expect(b.status?.phase, b.status?.message).to.equal('Available');
     // One flipped byte in every pack.
-    const { readdir, stat, open: openFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const root = await cluster.sandbox.cluster.volumePath(ns, 'repo-data');
-    const files = (await readdir(join(root, 'data'), { recursive: true })).map((f) =>
-      join(root, 'data', String(f)),
-    );
-    for (const f of files) {
-      if (!(await stat(f)).isFile()) continue;
-      const fh = await openFile(f, 'r+');
-      const one = Buffer.alloc(1);
-      await fh.read(one, 0, 1, 4096);
-      one[0] ^= 0xff;
-      await fh.write(one, 0, 1, 4096);
-      await fh.close();
-    }
+    expect(
+      await corruptPacks(cluster, ns, { first: 4096, every: Number.MAX_SAFE_INTEGER }),
+    ).to.be.greaterThan(0);
     // Every minute, reading all packs: the next slot finds it.
     await c.patch(Kinds.BackupRepository, ns, 'repo', {
       spec: { maintenance: { verifySchedule: '* * * * *', verifyReadDataPercent: 100 } },

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig, type V1Job, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { createReconcilers, type ControllerSettings } from '../../src/controllers/index.js';
@@ -407,4 +408,57 @@ export async function leftovers(client: KubeClient, ns: string): Promise<string[
     out.push(`VolumeSnapshot/${s.metadata?.name}`);
   for (const l of (await client.list(Kinds.Lease, ns, sel)).items) out.push(`Lease/${l.metadata?.name}`);
   return out;
+}
+
+/** Waits for a BackupRepository to be Ready, failing at once if it turns Failed. */
+export async function repositoryReady(
+  cluster: Cluster,
+  ns: string,
+  name = 'repo',
+): Promise<BackupRepository> {
+  return waitFor(`BackupRepository ${name} Ready`, async () => {
+    const r = await cluster.client.get(Kinds.BackupRepository, ns, name);
+    if (r.status?.phase === 'Failed') throw new Error(`repository failed: ${r.status.message}`);
+    return r.status?.phase === 'Ready' ? r : undefined;
+  });
+}
+
+/**
+ * Flips one byte every `every` bytes (from `first`) of each pack of a sandbox filesystem repository's
+ * PVC; returns how many bytes it flipped.
+ */
+export async function corruptPacks(
+  cluster: Cluster,
+  ns: string,
+  opts: { first: number; every: number },
+  claim = 'repo-data',
+): Promise<number> {
+  const root = await (cluster.sandbox?.cluster as SimulatedCluster).volumePath(ns, claim);
+  const files = (await readdir(join(root, 'data'), { recursive: true })).map((f) =>
+    join(root, 'data', String(f)),
+  );
+  let flipped = 0;
+  for (const f of files) {
+    if (!(await stat(f)).isFile()) continue;
+    const fh = await open(f, 'r+');
+    const size = (await fh.stat()).size;
+    for (let off = opts.first; off < size; off += opts.every) {
+      const one = Buffer.alloc(1);
+      await fh.read(one, 0, 1, off);
+      one[0] ^= 0xff;
+      await fh.write(one, 0, 1, off);
+      flipped++;
+    }
+    await fh.close();
+  }
+  return flipped;
+}
+
+/** Replaces the repository key in its Secret with a wrong one; returns the Secret's data to put back. */
+export async function breakRepositoryKey(client: KubeClient, ns: string, secret = 'repo-key') {
+  const before = await client.get(Kinds.Secret, ns, secret);
+  await client.patch(Kinds.Secret, ns, secret, {
+    data: { 'repository-key': Buffer.from('wrong').toString('base64') },
+  });
+  return before.data;
 }
